@@ -1,0 +1,400 @@
+package perfengine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Defaults, as the seed configuration has them.
+const (
+	DefaultMonitoringInterval = 30 * time.Second
+	DefaultModuleTimeout      = 10 * time.Second
+	DefaultCPUWarning         = 70   // percent of the machine
+	DefaultCPUCritical        = 90   //
+	DefaultMemoryWarning      = 0.80 // fraction of the memory limit
+	DefaultMemoryCritical     = 0.95 //
+	DefaultLatencyWarning     = 1000 // p95 milliseconds
+	DefaultLatencyCritical    = 2000 //
+	DefaultThroughputWarning  = 100  // requests per second; lower is worse
+	DefaultThroughputCritical = 50   //
+	DefaultErrorRateWarning   = 0.01 // fraction of requests
+	DefaultErrorRateCritical  = 0.05 //
+	DefaultHysteresis         = 0.10 // fraction of a threshold to cross back
+)
+
+// Config is the whole configuration of an engine. The zero value of every
+// field means its default; DefaultConfig returns them filled in. Load it
+// with LoadConfig (YAML, then the environment) and check it with Validate.
+type Config struct {
+	// Enabled turns monitoring on. Env PERFORMANCE_MONITORING_ENABLED.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// AutoOptimize lets the engine apply safe actions by itself.
+	// Env AUTO_OPTIMIZATION_ENABLED.
+	AutoOptimize bool `yaml:"autoOptimize" json:"autoOptimize"`
+	// AggressiveMode also applies moderate actions. Env AGGRESSIVE_OPTIMIZATION.
+	AggressiveMode bool `yaml:"aggressiveMode" json:"aggressiveMode"`
+	// MonitoringInterval between collections; default 30s. A bare number is
+	// milliseconds, as in the seed. Env PERFORMANCE_MONITORING_INTERVAL.
+	MonitoringInterval Duration `yaml:"monitoringInterval" json:"monitoringInterval"`
+	// ModuleTimeout bounds one module's Collect; default 10s.
+	ModuleTimeout Duration `yaml:"moduleTimeout" json:"moduleTimeout"`
+	// Version of the service being watched, used to tag baselines.
+	// Env PERFENGINE_VERSION.
+	Version string `yaml:"version" json:"version"`
+
+	Thresholds Thresholds    `yaml:"thresholds" json:"thresholds"`
+	Modules    ModuleToggles `yaml:"modules" json:"modules"`
+
+	Database   DatabaseConfig   `yaml:"database" json:"database"`
+	API        APIConfig        `yaml:"api" json:"api"`
+	Memory     MemoryConfig     `yaml:"memory" json:"memory"`
+	Network    NetworkConfig    `yaml:"network" json:"network"`
+	Browser    BrowserConfig    `yaml:"browser" json:"browser"`
+	Regression RegressionConfig `yaml:"regression" json:"regression"`
+	Alerts     AlertsConfig     `yaml:"alerts" json:"alerts"`
+	Server     ServerConfig     `yaml:"server" json:"server"`
+	Store      StoreConfig      `yaml:"store" json:"store"`
+}
+
+// Thresholds are the warning and critical levels of the key metrics.
+type Thresholds struct {
+	// CPU in percent of the machine, 0..100. Default 70/90.
+	CPU Threshold `yaml:"cpu" json:"cpu"`
+	// Memory as a fraction of the memory limit, 0..1. Default 0.8/0.95.
+	Memory Threshold `yaml:"memory" json:"memory"`
+	// ResponseTime is p95 latency in milliseconds. Default 1000/2000.
+	ResponseTime Threshold `yaml:"responseTime" json:"responseTime"`
+	// Throughput in requests per second; lower is worse. It is judged only
+	// after the service has been seen above the warning level, so an idle
+	// service is not critical. Default 100/50.
+	Throughput Threshold `yaml:"throughput" json:"throughput"`
+	// ErrorRate as a fraction of requests, 0..1. Default 0.01/0.05.
+	ErrorRate Threshold `yaml:"errorRate" json:"errorRate"`
+	// Hysteresis is the fraction of a threshold a value must cross back
+	// before the status improves, so a value hovering at a threshold does
+	// not flap. Default 0.1.
+	Hysteresis float64 `yaml:"hysteresis" json:"hysteresis"`
+}
+
+// Threshold is a pair of levels.
+type Threshold struct {
+	Warning  float64 `yaml:"warning" json:"warning"`
+	Critical float64 `yaml:"critical" json:"critical"`
+}
+
+// ModuleToggles turns each optimizer on or off.
+type ModuleToggles struct {
+	Database   bool `yaml:"database" json:"database"`
+	API        bool `yaml:"api" json:"api"`
+	Memory     bool `yaml:"memory" json:"memory"`
+	Network    bool `yaml:"network" json:"network"`
+	Browser    bool `yaml:"browser" json:"browser"`
+	Regression bool `yaml:"regression" json:"regression"`
+}
+
+// DefaultConfig returns the seed's configuration: monitoring on, automatic
+// safe optimizations on, aggressive mode off, a 30 s interval, every module
+// on.
+func DefaultConfig() Config {
+	return Config{
+		Enabled:            true,
+		AutoOptimize:       true,
+		AggressiveMode:     false,
+		MonitoringInterval: Duration(DefaultMonitoringInterval),
+		ModuleTimeout:      Duration(DefaultModuleTimeout),
+		Thresholds: Thresholds{
+			CPU:          Threshold{DefaultCPUWarning, DefaultCPUCritical},
+			Memory:       Threshold{DefaultMemoryWarning, DefaultMemoryCritical},
+			ResponseTime: Threshold{DefaultLatencyWarning, DefaultLatencyCritical},
+			Throughput:   Threshold{DefaultThroughputWarning, DefaultThroughputCritical},
+			ErrorRate:    Threshold{DefaultErrorRateWarning, DefaultErrorRateCritical},
+			Hysteresis:   DefaultHysteresis,
+		},
+		Modules:    ModuleToggles{Database: true, API: true, Memory: true, Network: true, Browser: true, Regression: true},
+		Database:   defaultDatabaseConfig(),
+		API:        defaultAPIConfig(),
+		Memory:     defaultMemoryConfig(),
+		Network:    defaultNetworkConfig(),
+		Browser:    defaultBrowserConfig(),
+		Regression: defaultRegressionConfig(),
+		Alerts:     defaultAlertsConfig(),
+		Server:     defaultServerConfig(),
+		Store:      defaultStoreConfig(),
+	}
+}
+
+// ConfigError is one problem with one field.
+type ConfigError struct {
+	Field string // YAML path, e.g. "thresholds.cpu.warning", or an env var
+	Value string // the offending value as written
+	Err   error  // what is wrong, naming the allowed range
+}
+
+func (e *ConfigError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("%s: %v", e.Field, e.Err)
+	}
+	return fmt.Sprintf("%s=%s: %v", e.Field, e.Value, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ErrInvalidConfig is wrapped by every error LoadConfig and Validate return
+// for a configuration that is wrong, as opposed to one that cannot be read.
+var ErrInvalidConfig = errors.New("invalid configuration")
+
+// problems collects ConfigErrors so that validation reports all at once.
+type problems []error
+
+func (p *problems) add(field string, value any, format string, args ...any) {
+	v := ""
+	if value != nil {
+		v = fmt.Sprint(value)
+	}
+	*p = append(*p, &ConfigError{Field: field, Value: v, Err: fmt.Errorf(format, args...)})
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(p...))
+}
+
+// Validate reports every problem in c at once, each naming the field, the
+// value and the allowed range.
+func (c Config) Validate() error {
+	var p problems
+	if d := c.MonitoringInterval.D(); d < 100*time.Millisecond || d > 24*time.Hour {
+		p.add("monitoringInterval", d, "must be between 100ms and 24h")
+	}
+	if d := c.ModuleTimeout.D(); d < 10*time.Millisecond || d > time.Hour {
+		p.add("moduleTimeout", d, "must be between 10ms and 1h")
+	}
+	t := c.Thresholds
+	checkHigher(&p, "thresholds.cpu", t.CPU, 0, 100)
+	checkHigher(&p, "thresholds.memory", t.Memory, 0, 1)
+	checkHigher(&p, "thresholds.responseTime", t.ResponseTime, 0, 3_600_000)
+	checkHigher(&p, "thresholds.errorRate", t.ErrorRate, 0, 1)
+	// Throughput: lower is worse, so critical sits below warning.
+	if t.Throughput.Warning < 0 || t.Throughput.Critical < 0 {
+		p.add("thresholds.throughput", fmt.Sprintf("%g/%g", t.Throughput.Warning, t.Throughput.Critical), "must not be negative")
+	} else if t.Throughput.Critical > t.Throughput.Warning {
+		p.add("thresholds.throughput.critical", t.Throughput.Critical, "must not be above the warning level %g (lower throughput is worse)", t.Throughput.Warning)
+	}
+	if t.Hysteresis < 0 || t.Hysteresis >= 1 {
+		p.add("thresholds.hysteresis", t.Hysteresis, "must be in [0, 1)")
+	}
+	c.Database.validate(&p)
+	c.API.validate(&p)
+	c.Memory.validate(&p)
+	c.Network.validate(&p)
+	c.Browser.validate(&p)
+	c.Regression.validate(&p)
+	c.Alerts.validate(&p)
+	c.Server.validate(&p)
+	c.Store.validate(&p)
+	return p.err()
+}
+
+// checkHigher validates a threshold where higher is worse.
+func checkHigher(p *problems, field string, t Threshold, lo, hi float64) {
+	if t.Warning <= lo || t.Warning > hi {
+		p.add(field+".warning", t.Warning, "must be in (%g, %g]", lo, hi)
+	}
+	if t.Critical <= lo || t.Critical > hi {
+		p.add(field+".critical", t.Critical, "must be in (%g, %g]", lo, hi)
+	}
+	if t.Warning > t.Critical {
+		p.add(field+".warning", t.Warning, "must not be above the critical level %g", t.Critical)
+	}
+}
+
+func checkURL(p *problems, field, raw string, schemes ...string) {
+	if raw == "" {
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		p.add(field, raw, "is not a URL: %v", err)
+		return
+	}
+	for _, s := range schemes {
+		if u.Scheme == s && u.Host != "" {
+			return
+		}
+	}
+	p.add(field, raw, "must be an absolute %s URL", strings.Join(schemes, " or "))
+}
+
+// LoadConfig reads a YAML file over DefaultConfig (path "" reads none),
+// applies the environment, and validates the result. Unknown keys are
+// errors, so a typo does not silently keep a default.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("read config: %w", err)
+		}
+		if err := cfg.UnmarshalYAMLBytes(data); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// UnmarshalYAMLBytes decodes YAML over c, leaving keys the document does not
+// mention as they were. On error c is unchanged.
+func (c *Config) UnmarshalYAMLBytes(data []byte) error {
+	next := *c
+	if err := yaml.UnmarshalWithOptions(data, &next, yaml.Strict()); err != nil {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, yaml.FormatError(err, false, true))
+	}
+	*c = next
+	return nil
+}
+
+// EnvLookup is os.LookupEnv's shape, so tests can pass a map.
+type EnvLookup func(key string) (string, bool)
+
+// envVar describes one environment override.
+type envVar struct {
+	name  string
+	apply func(c *Config, v string) error
+}
+
+// envVars lists every environment variable LoadConfig honours, in the order
+// the README documents them.
+var envVars = []envVar{
+	{"PERFORMANCE_MONITORING_ENABLED", func(c *Config, v string) error { return parseBool(v, &c.Enabled) }},
+	{"PERFORMANCE_MONITORING_INTERVAL", func(c *Config, v string) error { return c.MonitoringInterval.parse(v) }},
+	{"AUTO_OPTIMIZATION_ENABLED", func(c *Config, v string) error { return parseBool(v, &c.AutoOptimize) }},
+	{"AGGRESSIVE_OPTIMIZATION", func(c *Config, v string) error { return parseBool(v, &c.AggressiveMode) }},
+	{"CPU_WARNING_THRESHOLD", func(c *Config, v string) error { return parseFloat(v, &c.Thresholds.CPU.Warning) }},
+	{"CPU_CRITICAL_THRESHOLD", func(c *Config, v string) error { return parseFloat(v, &c.Thresholds.CPU.Critical) }},
+	{"MEMORY_WARNING_THRESHOLD", func(c *Config, v string) error { return parseFloat(v, &c.Thresholds.Memory.Warning) }},
+	{"MEMORY_CRITICAL_THRESHOLD", func(c *Config, v string) error { return parseFloat(v, &c.Thresholds.Memory.Critical) }},
+	{"REGRESSION_DETECTION_ENABLED", func(c *Config, v string) error { return parseBool(v, &c.Modules.Regression) }},
+	{"AUTO_ROLLBACK_ENABLED", func(c *Config, v string) error { return parseBool(v, &c.Regression.AutoRollbackEnabled) }},
+	{"REGRESSION_SENSITIVITY", func(c *Config, v string) error { c.Regression.Sensitivity = strings.TrimSpace(v); return nil }},
+	{"ALERT_WEBHOOK_URL", func(c *Config, v string) error { c.Alerts.WebhookURL = strings.TrimSpace(v); return nil }},
+	{"ALERT_EMAIL_ENDPOINT", func(c *Config, v string) error { c.Alerts.EmailEndpoint = strings.TrimSpace(v); return nil }},
+	{"PERFENGINE_TOKEN", func(c *Config, v string) error { c.Server.Token = strings.TrimSpace(v); return nil }},
+	{"PERFENGINE_VERSION", func(c *Config, v string) error { c.Version = strings.TrimSpace(v); return nil }},
+}
+
+// EnvVarNames lists the environment variables ApplyEnv reads.
+func EnvVarNames() []string {
+	names := make([]string, len(envVars))
+	for i, e := range envVars {
+		names[i] = e.name
+	}
+	return names
+}
+
+// ApplyEnv overrides c with the environment variables that are set. Every
+// malformed value is reported, and c is changed only if all are well formed.
+func (c *Config) ApplyEnv(lookup EnvLookup) error {
+	next := *c
+	var p problems
+	for _, e := range envVars {
+		v, ok := lookup(e.name)
+		if !ok {
+			continue
+		}
+		if err := e.apply(&next, v); err != nil {
+			p = append(p, &ConfigError{Field: e.name, Value: v, Err: err})
+		}
+	}
+	if err := p.err(); err != nil {
+		return err
+	}
+	*c = next
+	return nil
+}
+
+func parseBool(v string, dst *bool) error {
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return errors.New("must be true or false")
+	}
+	*dst = b
+	return nil
+}
+
+func parseFloat(v string, dst *float64) error {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil {
+		return errors.New("must be a number")
+	}
+	*dst = f
+	return nil
+}
+
+// Duration is a time.Duration that reads "30s" or a bare number of
+// milliseconds (the seed's form) from YAML, JSON and the environment, and
+// writes "30s".
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+func (d *Duration) parse(s string) error {
+	s = strings.TrimSpace(s)
+	if ms, err := strconv.ParseFloat(s, 64); err == nil {
+		if ms < 0 || ms > float64(1<<62)/float64(time.Millisecond) {
+			return errors.New("must be a non-negative duration")
+		}
+		*d = Duration(ms * float64(time.Millisecond))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New(`must be a duration such as "30s" or a number of milliseconds`)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as "30s".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads "30s" or a number of milliseconds.
+func (d *Duration) UnmarshalText(b []byte) error { return d.parse(string(b)) }
+
+// UnmarshalJSON reads "30s" or a number of milliseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case string:
+		return d.parse(v)
+	case float64:
+		return d.parse(strconv.FormatFloat(v, 'f', -1, 64))
+	}
+	return errors.New(`must be a duration such as "30s" or a number of milliseconds`)
+}
+
+// UnmarshalYAML reads "30s" or a number of milliseconds.
+func (d *Duration) UnmarshalYAML(b []byte) error {
+	return d.parse(strings.Trim(strings.TrimSpace(string(b)), `"'`))
+}

@@ -1,0 +1,7 @@
+package perfengine
+
+// APIConfig configures the API module.
+type APIConfig struct{}
+
+func defaultAPIConfig() APIConfig        { return APIConfig{} }
+func (c APIConfig) validate(p *problems) {}

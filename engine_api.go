@@ -1,0 +1,61 @@
+package perfengine
+
+import (
+	"time"
+
+	"github.com/perfengine/perfengine/metrics"
+)
+
+// Summary is the engine's report, served from memory.
+type Summary struct {
+	Status  Status    `json:"status"`
+	Time    time.Time `json:"time"`
+	Version string    `json:"version,omitempty"`
+	// Metrics maps series keys to their newest value.
+	Metrics map[string]float64 `json:"metrics"`
+	// Violations are the thresholds currently crossed.
+	Violations []Violation `json:"violations"`
+	// Optimizations are the most recent applied, failed or undone actions.
+	Optimizations []Action `json:"optimizations"`
+	// Recommendations are pending actions and advice for people.
+	Recommendations []Recommendation `json:"recommendations"`
+	Findings        []Finding        `json:"findings"`
+	Modules         []ModuleStatus   `json:"modules"`
+}
+
+// Violation is one metric past one of its thresholds.
+type Violation struct {
+	Metric    string  `json:"metric"`
+	Value     float64 `json:"value"`
+	Level     Status  `json:"level"`
+	Threshold float64 `json:"threshold"`
+}
+
+// Recommendation is advice: from a pending action, or from a threshold.
+type Recommendation struct {
+	Module   string   `json:"module"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	ActionID string   `json:"action_id,omitempty"`
+}
+
+// ModuleStatus is how one module fared in the last collections.
+type ModuleStatus struct {
+	Name        string    `json:"name"`
+	Healthy     bool      `json:"healthy"`
+	LastCollect time.Time `json:"last_collect"`
+	LastError   string    `json:"last_error,omitempty"`
+	Failures    int       `json:"consecutive_failures"`
+	NextRetry   time.Time `json:"next_retry,omitempty"`
+	Samples     int       `json:"samples"`
+}
+
+// DebugInfo is the engine's detail for people investigating it.
+type DebugInfo struct {
+	Config  Config          `json:"config"`
+	Started time.Time       `json:"started"`
+	Cycles  uint64          `json:"cycles"`
+	History []Action        `json:"history"` // every action, newest first
+	Trends  []metrics.Stats `json:"trends"`
+	Modules []ModuleStatus  `json:"modules"`
+}

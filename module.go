@@ -82,11 +82,16 @@ type Action struct {
 	Risk        Risk              `json:"risk"`
 	Undo        string            `json:"undo,omitempty"` // how to undo it, for people
 	Params      map[string]string `json:"params,omitempty"`
-	State       ActionState       `json:"state"`
-	Result      string            `json:"result,omitempty"`
-	Error       string            `json:"error,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// PreApproved marks a risky action that the module's own configuration
+	// allows without a person's approval (database.autoCreateIndexes,
+	// regression.autoRollbackEnabled). The engine then applies it under
+	// AutoOptimize like a safe one. Modules set it; callers cannot.
+	PreApproved bool        `json:"pre_approved,omitempty"`
+	State       ActionState `json:"state"`
+	Result      string      `json:"result,omitempty"`
+	Error       string      `json:"error,omitempty"`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
 }
 
 // Result is what applying an action did.

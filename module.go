@@ -33,7 +33,9 @@ type Reporter interface {
 }
 
 // Starter is implemented by modules with background work of their own. The
-// engine calls Start when it starts and Stop when it stops.
+// engine calls Start when it starts and Stop when it stops. The context of
+// Start bounds the start itself, not the background work, which runs until
+// Stop; Stop waits for it within its context.
 type Starter interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error

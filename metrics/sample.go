@@ -1,6 +1,3 @@
-// Package metrics is perfengine's shared vocabulary for measurements: the
-// Sample every module reports, series ring buffers with windowed statistics,
-// HDR latency histograms, the Go runtime collector and Prometheus export.
 package metrics
 
 import "time"

@@ -1,0 +1,215 @@
+package metrics
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Histogram range and precision. Values are kept in nanoseconds; everything
+// below a microsecond falls in the lowest bucket and everything above an hour
+// is recorded as an hour, so no latency is ever dropped.
+const (
+	HistogramMin        = time.Microsecond
+	HistogramMax        = time.Hour
+	HistogramSigFigures = 3
+)
+
+func newHDR() *hdr.Histogram {
+	return hdr.New(int64(HistogramMin), int64(HistogramMax), HistogramSigFigures)
+}
+
+func clampDuration(d time.Duration) int64 {
+	if d < 0 {
+		return 0
+	}
+	if d > HistogramMax {
+		return int64(HistogramMax)
+	}
+	return int64(d)
+}
+
+// Histogram is an HDR latency histogram from a microsecond to an hour with
+// three significant digits: any quantile is within 0.1 % of the true value.
+// It takes about 190 KB. It is not safe for concurrent use: keep one per
+// worker and Merge them, or use a LatencyRecorder. The zero value is an
+// empty histogram ready to use.
+type Histogram struct {
+	h *hdr.Histogram
+}
+
+// NewHistogram returns an empty histogram.
+func NewHistogram() *Histogram { return &Histogram{h: newHDR()} }
+
+func (h *Histogram) init() {
+	if h.h == nil {
+		h.h = newHDR()
+	}
+}
+
+// Record adds one duration. Negative durations count as zero.
+func (h *Histogram) Record(d time.Duration) {
+	h.init()
+	// The value is clamped into range, so RecordValue cannot fail.
+	_ = h.h.RecordValue(clampDuration(d))
+}
+
+// RecordCorrected adds one duration measured by a loop that meant to send a
+// request every expectedInterval, and back-fills the requests a stall kept
+// from being sent (coordinated omission). A non-positive interval records d
+// alone.
+func (h *Histogram) RecordCorrected(d, expectedInterval time.Duration) {
+	h.init()
+	if expectedInterval <= 0 {
+		_ = h.h.RecordValue(clampDuration(d))
+		return
+	}
+	_ = h.h.RecordCorrectedValue(clampDuration(d), int64(expectedInterval))
+}
+
+// Merge adds every value of o into h. o is not changed.
+func (h *Histogram) Merge(o *Histogram) {
+	if o == nil || o.h == nil {
+		return
+	}
+	h.init()
+	h.h.Merge(o.h)
+}
+
+// Quantile returns the value below which a fraction q (0..1) of the recorded
+// durations fall, for example Quantile(0.99) for the p99; q is clamped into
+// [0, 1]. It returns 0 when the histogram is empty.
+func (h *Histogram) Quantile(q float64) time.Duration {
+	if h.h == nil {
+		return 0
+	}
+	switch {
+	case q < 0 || q != q:
+		q = 0
+	case q > 1:
+		q = 1
+	}
+	return time.Duration(h.h.ValueAtQuantile(q * 100))
+}
+
+// Count returns the number of recorded durations.
+func (h *Histogram) Count() int64 {
+	if h.h == nil {
+		return 0
+	}
+	return h.h.TotalCount()
+}
+
+// Max returns the largest recorded duration (to the histogram's precision).
+func (h *Histogram) Max() time.Duration {
+	if h.h == nil || h.h.TotalCount() == 0 {
+		return 0
+	}
+	return time.Duration(h.h.Max())
+}
+
+// Min returns the smallest recorded duration (to the histogram's precision).
+func (h *Histogram) Min() time.Duration {
+	if h.h == nil || h.h.TotalCount() == 0 {
+		return 0
+	}
+	return time.Duration(h.h.Min())
+}
+
+// Mean returns the mean recorded duration.
+func (h *Histogram) Mean() time.Duration {
+	if h.h == nil || h.h.TotalCount() == 0 {
+		return 0
+	}
+	return time.Duration(h.h.Mean())
+}
+
+// Reset empties the histogram, keeping its memory.
+func (h *Histogram) Reset() {
+	if h.h != nil {
+		h.h.Reset()
+	}
+}
+
+// LatencyRecorder records durations from many goroutines at once, for
+// middleware hot paths. It spreads Record calls over striped histograms,
+// each behind its own mutex, and adds a stripe when a Record finds its
+// stripe busy, so a single-threaded caller pays for one histogram while a
+// busy server grows to as many stripes as it has contending goroutines (up
+// to a bound set by GOMAXPROCS). Record does not allocate once a stripe
+// exists. It is safe for concurrent use. Create it with NewLatencyRecorder.
+type LatencyRecorder struct {
+	stripes []stripe
+	active  atomic.Int32 // stripes in use; grows on contention
+}
+
+type stripe struct {
+	mu sync.Mutex
+	h  Histogram
+	// Padding keeps neighbouring mutexes off one cache line, so stripes do
+	// not contend through false sharing.
+	_ [48]byte
+}
+
+// NewLatencyRecorder returns an empty recorder.
+func NewLatencyRecorder() *LatencyRecorder {
+	n := 2 * runtime.GOMAXPROCS(0)
+	if n > 32 {
+		n = 32
+	}
+	r := &LatencyRecorder{stripes: make([]stripe, n)}
+	r.active.Store(1)
+	return r
+}
+
+// Record adds one duration. Negative durations count as zero.
+func (r *LatencyRecorder) Record(d time.Duration) {
+	n := r.active.Load()
+	i := 0
+	if n > 1 {
+		i = int(rand.Uint32N(uint32(n)))
+	}
+	s := &r.stripes[i]
+	if !s.mu.TryLock() {
+		// Busy: the stripes in use are fewer than the goroutines recording.
+		// Take a new stripe if one is left, else wait on the chosen one.
+		if n < int32(len(r.stripes)) && r.active.CompareAndSwap(n, n+1) {
+			s = &r.stripes[n]
+		}
+		s.mu.Lock()
+	}
+	s.h.Record(d)
+	s.mu.Unlock()
+}
+
+// Snapshot returns a histogram of everything recorded so far.
+func (r *LatencyRecorder) Snapshot() *Histogram {
+	return r.collect(false)
+}
+
+// SnapshotAndReset returns a histogram of everything recorded since the last
+// SnapshotAndReset (or since creation) and empties the recorder, so a caller
+// that calls it every interval gets that interval's percentiles. No value is
+// lost or counted twice between two calls.
+func (r *LatencyRecorder) SnapshotAndReset() *Histogram {
+	return r.collect(true)
+}
+
+func (r *LatencyRecorder) collect(reset bool) *Histogram {
+	out := NewHistogram()
+	n := int(r.active.Load())
+	for i := 0; i < n; i++ {
+		s := &r.stripes[i]
+		s.mu.Lock()
+		out.Merge(&s.h)
+		if reset {
+			s.h.Reset()
+		}
+		s.mu.Unlock()
+	}
+	return out
+}

@@ -1,0 +1,372 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/perfengine/perfengine/apiopt/compress"
+)
+
+// Defaults.
+const (
+	DefaultMaxBytes      = 64 << 20
+	DefaultMaxEntryBytes = 1 << 20
+	DefaultMinTTL        = time.Second
+	DefaultMaxTTL        = time.Hour
+	DefaultName          = "perfengine"
+	// DefaultRevalidateTimeout bounds a background stale-while-revalidate
+	// origin call.
+	DefaultRevalidateTimeout = 30 * time.Second
+)
+
+// Config configures a Cache. The zero value means every default.
+type Config struct {
+	// MaxBytes bounds the memory held by entries (bodies in every coding
+	// plus headers); default 64 MiB. Eviction is otter's W-TinyLFU.
+	MaxBytes int64
+	// MaxEntryBytes is the largest identity body stored; larger responses
+	// stream through. Default 1 MiB.
+	MaxEntryBytes int
+	// MinTTL and MaxTTL bound adaptive lifetimes of entries cached by a route
+	// rule, and MaxTTL caps the Last-Modified heuristic. Defaults 1s and 1h.
+	MinTTL, MaxTTL time.Duration
+	// Adaptive grows a rule-cached entry's lifetime when it revalidates
+	// unchanged and shrinks it when it changed.
+	Adaptive bool
+	// Compressor encodes stored bodies once per coding; nil stores and
+	// serves identity only.
+	Compressor *compress.Compressor
+	// Name identifies this cache in Cache-Status; default "perfengine".
+	Name string
+	// RouteOf names the route of a request when the handler is not a
+	// ServeMux (which sets Request.Pattern). Optional.
+	RouteOf func(*http.Request) string
+	// Clock is the time source; default time.Now.
+	Clock func() time.Time
+	// Logger; default discards.
+	Logger *slog.Logger
+}
+
+// Validate reports every field out of range.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("cache: MaxBytes %d must not be negative", c.MaxBytes))
+	}
+	if c.MaxEntryBytes < 0 {
+		errs = append(errs, fmt.Errorf("cache: MaxEntryBytes %d must not be negative", c.MaxEntryBytes))
+	}
+	if c.MinTTL < 0 || c.MaxTTL < 0 || (c.MaxTTL > 0 && c.MinTTL > c.MaxTTL) {
+		errs = append(errs, fmt.Errorf("cache: MinTTL %v and MaxTTL %v must be non-negative with MinTTL <= MaxTTL", c.MinTTL, c.MaxTTL))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats are the cache's counters since it was made.
+type Stats struct {
+	Hits, Misses, Stale, Revalidated, Stores, Collapsed, Invalidations uint64
+	// BytesFromCache counts identity body bytes served without the origin.
+	BytesFromCache uint64
+	// BytesSaved counts bytes not sent thanks to stored codings (identity
+	// length minus coded length) and to 304 answers.
+	BytesSaved uint64
+	Entries    int
+	Bytes      uint64
+}
+
+// HitRatio is Hits / (Hits + Misses), 0 before any lookup.
+func (s Stats) HitRatio() float64 {
+	if s.Hits+s.Misses == 0 {
+		return 0
+	}
+	return float64(s.Hits) / float64(s.Hits+s.Misses)
+}
+
+// Cache is an RFC 9111 shared HTTP cache used as middleware. It is safe for
+// concurrent use; Close releases its background work.
+type Cache struct {
+	cfg     Config
+	now     func() time.Time
+	log     *slog.Logger
+	store   *otter.Cache[uint64, *node]
+	seed    maphash.Seed
+	flights flights
+	wg      sync.WaitGroup // background revalidations
+	closed  atomic.Bool
+
+	rules atomic.Pointer[map[string]time.Duration]
+
+	tagMu sync.Mutex
+	tags  map[string]map[uint64]struct{}
+
+	hits, misses, stale, revalidated, stores, collapsed, invalidations atomic.Uint64
+	fromCache, saved                                                  atomic.Uint64
+
+	hdrHit, hdrStale []string
+}
+
+// node holds every Vary variant of one URL.
+type node struct {
+	host, uri string
+	variants  []*Entry
+	ttlHint   time.Duration // adaptive lifetime for rule-cached entries
+}
+
+// New checks cfg and builds a Cache.
+func New(cfg Config) (*Cache, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.MaxEntryBytes == 0 {
+		cfg.MaxEntryBytes = DefaultMaxEntryBytes
+	}
+	if cfg.MinTTL == 0 {
+		cfg.MinTTL = DefaultMinTTL
+	}
+	if cfg.MaxTTL == 0 {
+		cfg.MaxTTL = DefaultMaxTTL
+	}
+	if cfg.Name == "" {
+		cfg.Name = DefaultName
+	}
+	c := &Cache{cfg: cfg, now: cfg.Clock, log: cfg.Logger, seed: maphash.MakeSeed(), tags: map[string]map[uint64]struct{}{}}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.hdrHit = []string{cfg.Name + "; hit"}
+	c.hdrStale = []string{cfg.Name + "; hit; fwd=stale; detail=stale-while-revalidate"}
+	empty := map[string]time.Duration{}
+	c.rules.Store(&empty)
+	store, err := otter.New(&otter.Options[uint64, *node]{
+		MaximumWeight: uint64(cfg.MaxBytes),
+		Weigher: func(_ uint64, n *node) uint32 {
+			w := 0
+			for _, e := range n.variants {
+				w += e.Size()
+			}
+			return uint32(min(w, 1<<31))
+		},
+		// Maintenance runs on the calling goroutine: the cache then owns
+		// no goroutine that could outlive it.
+		Executor:   func(fn func()) { fn() },
+		OnDeletion: c.onDeletion,
+		Logger:     &otter.NoopLogger{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	c.store = store
+	return c, nil
+}
+
+// Close waits for background revalidations; later requests bypass
+// background work. It is idempotent.
+func (c *Cache) Close() error {
+	c.closed.Store(true)
+	c.wg.Wait()
+	c.store.StopAllGoroutines()
+	return nil
+}
+
+// SetRouteTTL caches responses of a route (a ServeMux pattern) that carry
+// no explicit freshness for ttl; 0 removes the rule. Responses that are
+// private, set cookies, answer Authorization or say no-store are still not
+// stored.
+func (c *Cache) SetRouteTTL(route string, ttl time.Duration) {
+	for {
+		old := c.rules.Load()
+		next := make(map[string]time.Duration, len(*old)+1)
+		for k, v := range *old {
+			next[k] = v
+		}
+		if ttl <= 0 {
+			delete(next, route)
+		} else {
+			next[route] = ttl
+		}
+		if c.rules.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// RouteTTLs returns a copy of the route rules.
+func (c *Cache) RouteTTLs() map[string]time.Duration {
+	old := c.rules.Load()
+	out := make(map[string]time.Duration, len(*old))
+	for k, v := range *old {
+		out[k] = v
+	}
+	return out
+}
+
+// Stats returns the counters.
+func (c *Cache) Stats() Stats {
+	return Stats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Stale: c.stale.Load(),
+		Revalidated: c.revalidated.Load(), Stores: c.stores.Load(), Collapsed: c.collapsed.Load(),
+		Invalidations: c.invalidations.Load(), BytesFromCache: c.fromCache.Load(), BytesSaved: c.saved.Load(),
+		Entries: c.store.EstimatedSize(), Bytes: c.store.WeightedSize(),
+	}
+}
+
+func (c *Cache) key(host, uri string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(host)
+	h.WriteByte(0)
+	h.WriteString(uri)
+	return h.Sum64()
+}
+
+// requestURI is the path and query a request names, without allocating for
+// requests that came off the wire.
+func requestURI(r *http.Request) string {
+	if r.RequestURI != "" && r.RequestURI[0] == '/' {
+		return r.RequestURI
+	}
+	return r.URL.RequestURI()
+}
+
+// lookup finds the variant for r, if any.
+func (c *Cache) lookup(key uint64, r *http.Request, uri string) (*node, *Entry) {
+	n, ok := c.store.GetIfPresent(key)
+	if !ok || n.host != r.Host || n.uri != uri {
+		return nil, nil
+	}
+	for _, e := range n.variants {
+		if e.matches(r.Header) {
+			return n, e
+		}
+	}
+	return n, nil
+}
+
+// put stores e as the variant of its Vary values, replacing an older one.
+func (c *Cache) put(key uint64, host, uri string, e *Entry, ttlHint time.Duration) {
+	c.store.Compute(key, func(old *node, found bool) (*node, otter.ComputeOp) {
+		n := &node{host: host, uri: uri, ttlHint: ttlHint}
+		if found && old.host == host && old.uri == uri {
+			for _, v := range old.variants {
+				if !sameVary(v, e) && len(n.variants) < 16 {
+					n.variants = append(n.variants, v)
+				}
+			}
+			if ttlHint == 0 {
+				n.ttlHint = old.ttlHint
+			}
+		}
+		n.variants = append(n.variants, e)
+		return n, otter.WriteOp
+	})
+	c.stores.Add(1)
+	if len(e.Tags) > 0 {
+		c.tagMu.Lock()
+		for _, t := range e.Tags {
+			s := c.tags[t]
+			if s == nil {
+				s = map[uint64]struct{}{}
+				c.tags[t] = s
+			}
+			s[key] = struct{}{}
+		}
+		c.tagMu.Unlock()
+	}
+}
+
+func sameVary(a, b *Entry) bool {
+	if len(a.VaryNames) != len(b.VaryNames) {
+		return false
+	}
+	for i := range a.VaryNames {
+		if a.VaryNames[i] != b.VaryNames[i] || a.VaryValues[i] != b.VaryValues[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Cache) onDeletion(ev otter.DeletionEvent[uint64, *node]) {
+	if ev.Cause == otter.CauseReplacement {
+		return
+	}
+	c.tagMu.Lock()
+	for _, e := range ev.Value.variants {
+		for _, t := range e.Tags {
+			if s := c.tags[t]; s != nil {
+				delete(s, ev.Key)
+				if len(s) == 0 {
+					delete(c.tags, t)
+				}
+			}
+		}
+	}
+	c.tagMu.Unlock()
+}
+
+// Invalidate drops every entry tagged with one of tags (Surrogate-Key) and
+// returns how many it dropped. With a shared backend the tags are dropped
+// there too, so other instances miss as well.
+func (c *Cache) Invalidate(tags ...string) int {
+	var keys []uint64
+	c.tagMu.Lock()
+	for _, t := range tags {
+		for k := range c.tags[t] {
+			keys = append(keys, k)
+		}
+		delete(c.tags, t)
+	}
+	c.tagMu.Unlock()
+	n := 0
+	for _, k := range keys {
+		if _, ok := c.store.Invalidate(k); ok {
+			n++
+		}
+	}
+	c.invalidations.Add(uint64(n))
+	return n
+}
+
+// InvalidateURL drops the entries for a URL ("/path?query" with the host
+// of the request it came with, or an absolute URL).
+func (c *Cache) InvalidateURL(host, ref string) bool {
+	u, err := url.Parse(ref)
+	if err != nil {
+		return false
+	}
+	if u.Host != "" {
+		if u.Host != host {
+			return false // RFC 9111 §4.4: only the same origin
+		}
+	}
+	uri := u.RequestURI()
+	k := c.key(host, uri)
+	_, ok := c.store.Invalidate(k)
+	if ok {
+		c.invalidations.Add(1)
+	}
+	return ok
+}
+
+// Purge drops every entry.
+func (c *Cache) Purge() {
+	c.store.InvalidateAll()
+	c.tagMu.Lock()
+	clear(c.tags)
+	c.tagMu.Unlock()
+}

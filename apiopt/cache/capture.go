@@ -1,0 +1,337 @@
+package cache
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// captureWriter sits between the origin and the client on a miss. At
+// WriteHeader it decides: a storable response is buffered (up to
+// MaxEntryBytes) to be stored and then served like a hit; anything else
+// streams straight through, and waiting requests are let go at once.
+type captureWriter struct {
+	c       *Cache
+	w       http.ResponseWriter
+	req     *http.Request // what the origin saw
+	orig    *http.Request // what the client sent
+	stale   *Entry
+	fwd     string
+	noStore bool
+	flight  *flight
+
+	hdr     http.Header
+	code    int
+	decided bool
+	buffer  bool // storing: the body goes to buf
+	discard bool // a 304 or an error replaced by the stale entry
+	abort   bool
+	buf     bytes.Buffer
+	entry   *Entry // built at WriteHeader when storable
+}
+
+func (cw *captureWriter) Header() http.Header {
+	if cw.hdr == nil {
+		cw.hdr = http.Header{}
+	}
+	return cw.hdr
+}
+
+func (cw *captureWriter) WriteHeader(code int) {
+	if cw.decided {
+		return
+	}
+	if code >= 100 && code < 200 {
+		if code != http.StatusSwitchingProtocols {
+			cw.w.WriteHeader(code)
+		}
+		return
+	}
+	cw.decided = true
+	cw.code = code
+	now := cw.c.now()
+	h := cw.Header()
+	if cw.stale != nil {
+		switch {
+		case code == http.StatusNotModified:
+			cw.discard = true
+			return
+		case code >= 500 && cw.staleIfError(now):
+			cw.discard = true
+			return
+		}
+	}
+	if e := cw.c.storable(cw.req, h, code, now); e != nil && !cw.noStore {
+		cw.entry = e
+		cw.buffer = true
+		return
+	}
+	cw.passThrough()
+}
+
+// passThrough sends the header to the client and lets waiters go.
+func (cw *captureWriter) passThrough() {
+	if cw.flight != nil {
+		cw.flight.release(nil)
+	}
+	cw.buffer = false
+	dst := cw.w.Header()
+	for k, v := range cw.hdr {
+		dst[k] = v
+	}
+	delete(dst, SurrogateKeyHeader)
+	dst.Set("Cache-Status", cw.c.cfg.Name+"; fwd="+cw.fwd)
+	cw.w.WriteHeader(cw.code)
+	if cw.buf.Len() > 0 {
+		_, _ = cw.w.Write(cw.buf.Bytes())
+		cw.buf = bytes.Buffer{}
+	}
+}
+
+func (cw *captureWriter) staleIfError(now time.Time) bool {
+	e := cw.stale
+	if e.Revalidate || e.SIE <= 0 {
+		return false
+	}
+	return e.Age(now)-e.Lifetime < e.SIE
+}
+
+func (cw *captureWriter) Write(b []byte) (int, error) {
+	if !cw.decided {
+		cw.WriteHeader(http.StatusOK)
+	}
+	switch {
+	case cw.discard:
+		return len(b), nil
+	case cw.buffer:
+		if cw.buf.Len()+len(b) > cw.c.cfg.MaxEntryBytes {
+			cw.entry = nil
+			cw.passThrough()
+			return cw.w.Write(b)
+		}
+		return cw.buf.Write(b)
+	}
+	return cw.w.Write(b)
+}
+
+// Flush turns a buffered response into a streamed one: a handler that
+// flushes wants its bytes delivered now (server-sent events).
+func (cw *captureWriter) Flush() { _ = cw.FlushError() }
+
+func (cw *captureWriter) FlushError() error {
+	if !cw.decided {
+		cw.WriteHeader(http.StatusOK)
+	}
+	if cw.discard {
+		return nil
+	}
+	if cw.buffer {
+		cw.entry = nil
+		cw.passThrough()
+	}
+	return http.NewResponseController(cw.w).Flush()
+}
+
+func (cw *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	cw.entry = nil
+	cw.abort = true
+	return http.NewResponseController(cw.w).Hijack()
+}
+
+func (cw *captureWriter) Unwrap() http.ResponseWriter { return cw.w }
+
+// finish runs after the origin returned: it stores and serves a buffered
+// response, or the refreshed or stale entry.
+func (cw *captureWriter) finish(key uint64, uri string) Outcome {
+	c := cw.c
+	if !cw.decided {
+		cw.WriteHeader(http.StatusOK)
+	}
+	now := c.now()
+	// A client that left mid-response may have made the handler stop
+	// early: what it wrote is not a whole response and is not stored.
+	cancelled := cw.req.Context().Err() != nil
+	switch {
+	case cw.abort:
+		return Miss
+	case cw.discard && cw.code == http.StatusNotModified:
+		e := c.refresh(cw.stale, cw.hdr, now)
+		if e.ByRule && c.cfg.Adaptive {
+			e.Lifetime = c.adapt(key, e, true, false)
+		}
+		c.put(key, cw.orig.Host, uri, e, e.Lifetime)
+		if cw.flight != nil {
+			cw.flight.release(e)
+		}
+		c.revalidated.Add(1)
+		c.serveEntry(cw.w, cw.orig, e, e.Age(now), []string{c.cfg.Name + "; fwd=stale; fwd-status=304"})
+		return Revalidated
+	case cw.discard:
+		e := cw.stale
+		c.serveEntry(cw.w, cw.orig, e, e.Age(now), []string{c.cfg.Name + "; fwd=stale; fwd-status=" + strconv.Itoa(cw.code) + "; detail=stale-if-error"})
+		return Miss
+	case !cw.buffer || cw.entry == nil:
+		return Miss
+	case cancelled:
+		cw.passThrough()
+		return Miss
+	}
+	e := cw.entry
+	e.Body = slices.Clip(cw.buf.Bytes())
+	if e.ETag == "" {
+		e.ETag = bodyETag(e.Body)
+	}
+	unchanged := cw.stale != nil && cw.stale.ETag == e.ETag
+	if e.ByRule && c.cfg.Adaptive {
+		e.Lifetime = c.adapt(key, e, unchanged, cw.stale != nil && !unchanged)
+	}
+	e.build(c.cfg.Compressor)
+	c.put(key, cw.orig.Host, uri, e, e.Lifetime)
+	if cw.flight != nil {
+		cw.flight.release(e)
+	}
+	status := c.cfg.Name + "; fwd=" + cw.fwd + "; stored"
+	if unchanged {
+		c.revalidated.Add(1)
+	}
+	c.serveEntry(cw.w, cw.orig, e, e.Age(now), []string{status})
+	return Miss
+}
+
+// storable builds the entry for a response a shared cache may store, or
+// returns nil. RFC 9111 §3 plus our own rules: nothing that sets a cookie,
+// nothing that varies on credentials, nothing already content-coded.
+func (c *Cache) storable(req *http.Request, h http.Header, code int, now time.Time) *Entry {
+	if req.Method != http.MethodGet || code == http.StatusPartialContent || code == http.StatusNotModified {
+		return nil
+	}
+	cc, _ := ParseCacheControl(h["Cache-Control"])
+	if cc.NoStore || cc.Private {
+		return nil
+	}
+	if len(h["Set-Cookie"]) != 0 || len(h["Content-Range"]) != 0 {
+		return nil
+	}
+	if ce := h.Get("Content-Encoding"); ce != "" && ce != "identity" {
+		return nil
+	}
+	if ct := h.Get("Content-Type"); len(ct) >= 17 && ct[:17] == "text/event-stream" {
+		return nil
+	}
+	auth := len(req.Header["Authorization"]) != 0
+	if auth && !cc.Public && cc.SMaxAge < 0 && !cc.MustRevalidate {
+		return nil
+	}
+	fields, ok := varyFields(h)
+	if !ok {
+		return nil
+	}
+	date := now
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		date = d
+	}
+	fr := lifetime(h, cc, code, date, c.cfg.MaxTTL)
+	byRule := false
+	if !fr.explicit && !cc.NoCache {
+		route := req.Pattern
+		if route == "" && c.cfg.RouteOf != nil {
+			route = c.cfg.RouteOf(req)
+		}
+		if ttl, ok := (*c.rules.Load())[route]; ok && !auth && heuristicStatus(code) {
+			fr = freshness{lifetime: ttl}
+			byRule = true
+		}
+	}
+	validator := h.Get("ETag") != "" || h.Get("Last-Modified") != ""
+	if fr.lifetime <= 0 && !(cc.NoCache || fr.explicit) {
+		// Nothing tells us how long it stays fresh: not worth storing.
+		return nil
+	}
+	if fr.lifetime <= 0 && !validator && cc.SMaxAge < 0 && cc.MaxAge < 0 {
+		return nil
+	}
+	stored := http.Header{}
+	for k, v := range h {
+		stored[k] = slices.Clone(v)
+	}
+	for _, k := range unstoredFields {
+		delete(stored, k)
+	}
+	if len(stored["Date"]) == 0 {
+		stored["Date"] = []string{now.UTC().Format(http.TimeFormat)}
+	}
+	apparent := now.Sub(date)
+	if apparent < 0 {
+		apparent = 0
+	}
+	if a, err := strconv.ParseInt(h.Get("Age"), 10, 64); err == nil && a >= 0 && time.Duration(a)*time.Second > apparent {
+		apparent = time.Duration(a) * time.Second
+	}
+	e := &Entry{
+		Status: code, Header: stored, Route: req.Pattern, Tags: tagsOf(h),
+		StoredAt: now, InitialAge: apparent, Lifetime: fr.lifetime, ByRule: byRule,
+		Revalidate: cc.MustRevalidate || cc.ProxyRevalidate || cc.SMaxAge >= 0,
+		NoCache:    cc.NoCache,
+		SWR:        max(cc.StaleWhileRevalidate, 0), SIE: max(cc.StaleIfError, 0),
+		VaryNames:  fields,
+		originETag: h.Get("ETag"),
+	}
+	if e.Route == "" && c.cfg.RouteOf != nil {
+		e.Route = c.cfg.RouteOf(req)
+	}
+	if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
+		e.lastMod = lm
+	}
+	if et := e.originETag; len(et) > 2 && et[0] == '"' {
+		e.ETag = et // a strong origin validator is kept as is
+	}
+	e.VaryValues = make([]string, len(fields))
+	for i, f := range fields {
+		e.VaryValues[i] = requestValue(req.Header, f)
+	}
+	return e
+}
+
+// refresh applies a 304's header to a stale entry (RFC 9111 §4.3.4).
+func (c *Cache) refresh(old *Entry, h http.Header, now time.Time) *Entry {
+	e := *old
+	e.Header = old.Header.Clone()
+	for k, v := range h {
+		switch k {
+		case "Content-Length", "Content-Type", "Content-Encoding", "Set-Cookie", SurrogateKeyHeader:
+			continue
+		}
+		e.Header[k] = slices.Clone(v)
+	}
+	e.Header["Date"] = []string{now.UTC().Format(http.TimeFormat)}
+	e.StoredAt, e.InitialAge = now, 0
+	cc, _ := ParseCacheControl(e.Header["Cache-Control"])
+	if !e.ByRule {
+		e.Lifetime = lifetime(e.Header, cc, e.Status, now, c.cfg.MaxTTL).lifetime
+	}
+	e.variants = [4]*variant{}
+	e.build(c.cfg.Compressor)
+	return &e
+}
+
+// adapt returns the next lifetime of a rule-cached key: grown by half when
+// the content came back unchanged, halved when it changed, within bounds.
+func (c *Cache) adapt(key uint64, e *Entry, unchanged, changed bool) time.Duration {
+	if !e.ByRule || !c.cfg.Adaptive {
+		return e.Lifetime
+	}
+	cur := e.Lifetime
+	if n, ok := c.store.GetIfPresent(key); ok && n.ttlHint > 0 {
+		cur = n.ttlHint
+	}
+	if unchanged {
+		cur += cur / 2
+	} else if changed {
+		cur /= 2
+	}
+	return min(max(cur, c.cfg.MinTTL), c.cfg.MaxTTL)
+}

@@ -1,0 +1,191 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/perfengine/perfengine/apiopt/compress"
+)
+
+// Entry is one stored response. It is immutable once stored: a revalidation
+// replaces it with a copy.
+type Entry struct {
+	Status int
+	Header http.Header // without hop-by-hop fields, Set-Cookie, Age and Content-Length
+	Body   []byte      // identity coding
+	Route  string      // ServeMux pattern that produced it, "" when unknown
+	Tags   []string    // surrogate keys
+
+	StoredAt   time.Time     // response_time in RFC 9111 terms
+	InitialAge time.Duration // corrected_initial_age
+	Lifetime   time.Duration
+	SWR, SIE   time.Duration // stale-while-revalidate, stale-if-error windows
+	// Revalidate says a stale entry must not be served without validation
+	// (must-revalidate, proxy-revalidate, s-maxage), and NoCache that even a
+	// fresh one must be validated first.
+	Revalidate, NoCache bool
+	// ByRule says the lifetime came from a route rule (adaptive), not the origin.
+	ByRule bool
+
+	VaryNames, VaryValues []string
+
+	ETag       string // strong validator served to clients
+	originETag string // the origin's own validator, sent back when revalidating
+	lastMod    time.Time
+
+	// variants[e] is the body and the ready header lines for coding e;
+	// nil when that coding is not worth it.
+	variants [4]*variant
+}
+
+// variant is a body in one coding with its header lines prebuilt, so a hit
+// copies slices into the header map and formats nothing.
+type variant struct {
+	body   []byte
+	fields []field
+}
+
+type field struct {
+	name   string
+	values []string
+}
+
+// Age is the current age of e at now, RFC 9111 §4.2.3.
+func (e *Entry) Age(now time.Time) time.Duration {
+	resident := now.Sub(e.StoredAt)
+	if resident < 0 {
+		resident = 0
+	}
+	return e.InitialAge + resident
+}
+
+// Fresh reports whether e can be served without validation at age.
+func (e *Entry) Fresh(age time.Duration) bool { return !e.NoCache && age < e.Lifetime }
+
+// Size approximates the memory e holds, for the byte bound.
+func (e *Entry) Size() int {
+	n := len(e.Body) + 256
+	for _, v := range e.variants {
+		if v != nil && v != e.variants[compress.Identity] {
+			n += len(v.body)
+		}
+	}
+	for k, vs := range e.Header {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return n
+}
+
+func bodyETag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + hex.EncodeToString(sum[:12]) + `"`
+}
+
+// codingETag derives the validator of a coded representation, which must
+// differ from the identity one (RFC 9110 §8.8.3).
+func codingETag(etag string, e compress.Encoding) string {
+	if e == compress.Identity || !strings.HasSuffix(etag, `"`) {
+		return etag
+	}
+	return etag[:len(etag)-1] + "-" + e.String() + `"`
+}
+
+// build prepares the coded bodies and header lines. comp may be nil.
+func (e *Entry) build(comp *compress.Compressor) {
+	base := make([]field, 0, len(e.Header)+4)
+	for k, vs := range e.Header {
+		if k == "Etag" || k == "ETag" || k == "Vary" {
+			continue
+		}
+		base = append(base, field{k, slices.Clip(slices.Clone(vs))})
+	}
+	vary := slices.Clone(e.Header["Vary"])
+	compressible := comp != nil && len(e.Body) >= comp.MinSize() &&
+		comp.Compressible(e.Header.Get("Content-Type")) && !hasNoTransform(e.Header)
+	if compressible && !hasAcceptEncoding(vary) {
+		vary = append(vary, "Accept-Encoding")
+	}
+	mk := func(enc compress.Encoding, body []byte) *variant {
+		f := slices.Clone(base)
+		f = append(f, field{"Content-Length", []string{strconv.Itoa(len(body))}})
+		f = append(f, field{"Etag", []string{codingETag(e.ETag, enc)}})
+		if len(vary) > 0 {
+			f = append(f, field{"Vary", slices.Clip(vary)})
+		}
+		if enc != compress.Identity {
+			f = append(f, field{"Content-Encoding", []string{enc.String()}})
+		}
+		return &variant{body: body, fields: slices.Clip(f)}
+	}
+	e.variants[compress.Identity] = mk(compress.Identity, e.Body)
+	if !compressible {
+		return
+	}
+	enabled := comp.Enabled()
+	for _, enc := range compress.Encodings {
+		if !enabled[enc] {
+			continue
+		}
+		out, err := comp.Encode(enc, e.Body)
+		if err != nil || len(out) >= len(e.Body) {
+			continue
+		}
+		e.variants[enc] = mk(enc, out)
+	}
+}
+
+func hasAcceptEncoding(vary []string) bool {
+	for _, v := range vary {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), "Accept-Encoding") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasNoTransform(h http.Header) bool {
+	for _, v := range h["Cache-Control"] {
+		if strings.Contains(strings.ToLower(v), "no-transform") {
+			return true
+		}
+	}
+	return false
+}
+
+// matches reports whether a request selects e by its Vary fields.
+func (e *Entry) matches(h http.Header) bool {
+	for i, name := range e.VaryNames {
+		if requestValue(h, name) != e.VaryValues[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ageValues holds ready Age header lines for small ages, so a hit formats
+// nothing; older entries format their age.
+var ageValues = func() [][]string {
+	v := make([][]string, 4096)
+	for i := range v {
+		v[i] = []string{strconv.Itoa(i)}
+	}
+	return v
+}()
+
+func ageField(age time.Duration) []string {
+	s := int64(age / time.Second)
+	if s < int64(len(ageValues)) {
+		return ageValues[s]
+	}
+	return []string{strconv.FormatInt(s, 10)}
+}

@@ -1,0 +1,383 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/perfengine/perfengine/apiopt/compress"
+)
+
+// Outcome is what the cache did with one request.
+type Outcome uint8
+
+// Outcomes.
+const (
+	Bypass      Outcome = iota // not a cacheable method, or a Range request
+	Hit                        // served from storage, fresh or stale-while-revalidate
+	Miss                       // went to the origin
+	Revalidated                // went to the origin, which confirmed the stored entry
+)
+
+// Middleware caches next's responses.
+func (c *Cache) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.Serve(w, r, next)
+	})
+}
+
+// TryHit serves r from a fresh stored entry and reports whether it did,
+// with the route the entry came from. It does nothing otherwise, so a
+// caller can try it before heavier middleware and fall back to Serve.
+func (c *Cache) TryHit(w http.ResponseWriter, r *http.Request) (route string, ok bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return "", false
+	}
+	if len(r.Header["Cache-Control"]) != 0 || len(r.Header["Pragma"]) != 0 || len(r.Header["Range"]) != 0 {
+		return "", false
+	}
+	uri := requestURI(r)
+	_, e := c.lookup(c.key(r.Host, uri), r, uri)
+	if e == nil {
+		return "", false
+	}
+	now := c.now()
+	age := e.Age(now)
+	if !e.Fresh(age) {
+		return "", false
+	}
+	c.hits.Add(1)
+	c.serveEntry(w, r, e, age, c.hdrHit)
+	return e.Route, true
+}
+
+// Serve answers r from storage or from next, storing what it may.
+func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) Outcome {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		c.forwardUnsafe(w, r, next)
+		return Bypass
+	}
+	var req Directives
+	if vs := r.Header["Cache-Control"]; len(vs) > 0 {
+		req, _ = ParseCacheControl(vs) // a malformed one only makes us more careful
+	} else {
+		req = Directives{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
+		if p := r.Header.Get("Pragma"); strings.Contains(strings.ToLower(p), "no-cache") {
+			req.NoCache = true
+		}
+	}
+	uri := requestURI(r)
+	key := c.key(r.Host, uri)
+	n, e := c.lookup(key, r, uri)
+	now := c.now()
+	if e != nil {
+		age := e.Age(now)
+		fresh := e.Fresh(age) && !req.NoCache
+		if fresh && req.MaxAge >= 0 && age > req.MaxAge {
+			fresh = false
+		}
+		if fresh && req.MinFresh >= 0 && e.Lifetime-age < req.MinFresh {
+			fresh = false
+		}
+		if fresh {
+			c.hits.Add(1)
+			c.serveEntry(w, r, e, age, c.hdrHit)
+			return Hit
+		}
+		staleBy := age - e.Lifetime
+		if !req.NoCache && !e.NoCache && !e.Revalidate {
+			if e.SWR > 0 && staleBy < e.SWR && !c.closed.Load() {
+				c.hits.Add(1)
+				c.stale.Add(1)
+				c.serveEntry(w, r, e, age, c.hdrStale)
+				c.revalidateInBackground(r, next, key, uri, e)
+				return Hit
+			}
+			if req.MaxStale >= 0 && staleBy <= req.MaxStale {
+				c.hits.Add(1)
+				c.stale.Add(1)
+				c.serveEntry(w, r, e, age, []string{c.cfg.Name + "; hit; fwd=stale; detail=max-stale"})
+				return Hit
+			}
+		}
+	}
+	if req.OnlyIfCached {
+		w.Header().Set("Cache-Status", c.cfg.Name+"; fwd=miss; detail=only-if-cached")
+		http.Error(w, "not in cache", http.StatusGatewayTimeout)
+		return Miss
+	}
+	c.misses.Add(1)
+	fwd := "uri-miss"
+	switch {
+	case e != nil && req.NoCache:
+		fwd = "request"
+	case e != nil:
+		fwd = "stale"
+	case n != nil:
+		fwd = "vary-miss"
+	}
+	if r.Method == http.MethodHead || len(r.Header["Range"]) != 0 {
+		// Neither a HEAD nor a partial answer fills the cache; the origin
+		// answers it as if we were not here.
+		w.Header().Set("Cache-Status", c.cfg.Name+"; fwd="+fwd)
+		next.ServeHTTP(w, r)
+		return Bypass
+	}
+	return c.fetch(w, r, next, key, uri, e, fwd, req)
+}
+
+// fetch asks the origin, coalescing identical concurrent misses.
+func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler, key uint64, uri string, stale *Entry, fwd string, req Directives) Outcome {
+	f, leader := c.flights.join(key)
+	if !leader {
+		select {
+		case <-f.done:
+		case <-r.Context().Done():
+			return Miss // this client left; the others keep waiting
+		}
+		if e := f.entry; e != nil && e.matches(r.Header) && shareable(e, r) {
+			c.collapsed.Add(1)
+			c.serveEntry(w, r, e, e.Age(c.now()), []string{c.cfg.Name + "; fwd=" + fwd + "; collapsed"})
+			return Miss
+		}
+		return c.origin(w, r, next, key, uri, stale, fwd, req, nil)
+	}
+	defer c.flights.leave(key, f)
+	return c.origin(w, r, next, key, uri, stale, fwd, req, f)
+}
+
+// shareable reports whether a response stored for one request may answer
+// another: it must not depend on credentials the other request carries.
+func shareable(e *Entry, r *http.Request) bool {
+	if len(r.Header["Authorization"]) == 0 {
+		return true
+	}
+	cc, _ := ParseCacheControl(e.Header["Cache-Control"])
+	return cc.Public || cc.SMaxAge >= 0 || cc.MustRevalidate
+}
+
+// origin calls next and stores what it may. f, when not nil, is released
+// as soon as the response is known to be unshareable or is stored.
+func (c *Cache) origin(w http.ResponseWriter, r *http.Request, next http.Handler, key uint64, uri string, stale *Entry, fwd string, req Directives, f *flight) Outcome {
+	r2 := r.Clone(r.Context())
+	// We store the identity body and answer preconditions ourselves, so the
+	// origin gets neither the client's codings nor its validators.
+	for _, h := range []string{"Accept-Encoding", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"} {
+		r2.Header.Del(h)
+	}
+	if stale != nil {
+		if stale.originETag != "" {
+			r2.Header.Set("If-None-Match", stale.originETag)
+		}
+		if lm := stale.Header.Get("Last-Modified"); lm != "" {
+			r2.Header.Set("If-Modified-Since", lm)
+		}
+	}
+	cw := &captureWriter{c: c, w: w, req: r2, orig: r, stale: stale, fwd: fwd, noStore: req.NoStore, flight: f}
+	func() {
+		defer func() {
+			if !cw.decided {
+				if p := recover(); p != nil {
+					cw.abort = true
+					panic(p)
+				}
+			}
+		}()
+		next.ServeHTTP(cw, r2)
+	}()
+	return cw.finish(key, uri)
+}
+
+// serveEntry writes e for r: the coding r accepts, a 304 when r's
+// preconditions match, a Range through net/http's ServeContent.
+func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *Entry, age time.Duration, status []string) {
+	h := w.Header()
+	if len(r.Header["Range"]) != 0 && r.Method == http.MethodGet {
+		c.serveRange(w, r, e, age, status)
+		return
+	}
+	enc := compress.Identity
+	if c.cfg.Compressor != nil && !strings.EqualFold(r.Header.Get(compress.NoCompressionHeader), "true") {
+		enc = c.cfg.Compressor.Negotiate(r.Header)
+	}
+	v := e.variants[enc]
+	if v == nil {
+		v = e.variants[compress.Identity]
+		enc = compress.Identity
+	}
+	for _, f := range v.fields {
+		h[f.name] = f.values
+	}
+	h["Age"] = ageField(age)
+	h["Cache-Status"] = status
+	if notModified(r, e) {
+		for _, k := range []string{"Content-Length", "Content-Type", "Content-Encoding"} {
+			delete(h, k)
+		}
+		w.WriteHeader(http.StatusNotModified)
+		c.saved.Add(uint64(len(v.body)))
+		return
+	}
+	w.WriteHeader(e.Status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(v.body)
+	c.fromCache.Add(uint64(len(e.Body)))
+	if enc != compress.Identity {
+		c.saved.Add(uint64(len(e.Body) - len(v.body)))
+	}
+}
+
+func (c *Cache) serveRange(w http.ResponseWriter, r *http.Request, e *Entry, age time.Duration, status []string) {
+	h := w.Header()
+	for _, f := range e.variants[compress.Identity].fields {
+		if f.name != "Content-Length" {
+			h[f.name] = f.values
+		}
+	}
+	h["Age"] = ageField(age)
+	h["Cache-Status"] = status
+	http.ServeContent(w, r, "", e.lastMod, bytes.NewReader(e.Body))
+	c.fromCache.Add(uint64(len(e.Body)))
+}
+
+// notModified evaluates If-None-Match (weak comparison, any coding of the
+// entry) and, without it, If-Modified-Since, RFC 9110 §13.2.2.
+func notModified(r *http.Request, e *Entry) bool {
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
+		for _, line := range inm {
+			for line != "" {
+				var tag string
+				tag, line, _ = strings.Cut(line, ",")
+				tag = strings.TrimSpace(tag)
+				if tag == "*" {
+					return true
+				}
+				tag = strings.TrimPrefix(tag, "W/")
+				if sameEntityTag(tag, e.ETag) || (e.originETag != "" && sameEntityTag(tag, strings.TrimPrefix(e.originETag, "W/"))) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" && !e.lastMod.IsZero() {
+		t, err := http.ParseTime(ims)
+		return err == nil && !e.lastMod.Truncate(time.Second).After(t)
+	}
+	return false
+}
+
+// sameEntityTag compares a client's tag with ours, accepting our coding
+// suffixes ("-br", "-gzip", "-zstd") since they name the same content.
+func sameEntityTag(client, ours string) bool {
+	if client == ours {
+		return true
+	}
+	if len(ours) < 2 || len(client) <= len(ours) || client[:len(ours)-1] != ours[:len(ours)-1] {
+		return false
+	}
+	switch client[len(ours)-1:] {
+	case `-br"`, `-gzip"`, `-zstd"`:
+		return true
+	}
+	return false
+}
+
+// forwardUnsafe passes a POST, PUT, DELETE or PATCH through and, when it
+// succeeds, invalidates the target URI, Location and Content-Location (RFC
+// 9111 §4.4) and the surrogate keys the response names.
+func (c *Cache) forwardUnsafe(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if r.Method == http.MethodOptions || r.Method == http.MethodTrace || r.Method == http.MethodConnect {
+		next.ServeHTTP(w, r)
+		return
+	}
+	uw := &unsafeWriter{ResponseWriter: w, c: c, r: r}
+	next.ServeHTTP(uw, r)
+	if !uw.wrote {
+		uw.WriteHeader(http.StatusOK)
+	}
+}
+
+type unsafeWriter struct {
+	http.ResponseWriter
+	c     *Cache
+	r     *http.Request
+	wrote bool
+}
+
+func (u *unsafeWriter) Unwrap() http.ResponseWriter { return u.ResponseWriter }
+
+func (u *unsafeWriter) WriteHeader(code int) {
+	if u.wrote || (code >= 100 && code < 200) {
+		if !u.wrote {
+			u.ResponseWriter.WriteHeader(code)
+		}
+		return
+	}
+	u.wrote = true
+	h := u.ResponseWriter.Header()
+	tags := tagsOf(h)
+	delete(h, SurrogateKeyHeader)
+	if code < 400 {
+		u.c.InvalidateURL(u.r.Host, requestURI(u.r))
+		for _, f := range []string{"Location", "Content-Location"} {
+			if v := h.Get(f); v != "" {
+				if ref, err := u.r.URL.Parse(v); err == nil {
+					target := ref.RequestURI()
+					if ref.Host != "" && ref.Host != u.r.Host {
+						continue
+					}
+					u.c.InvalidateURL(u.r.Host, target)
+				}
+			}
+		}
+		if len(tags) > 0 {
+			u.c.Invalidate(tags...)
+		}
+	}
+	h.Set("Cache-Status", u.c.cfg.Name+"; fwd=method")
+	u.ResponseWriter.WriteHeader(code)
+}
+
+func (u *unsafeWriter) Write(b []byte) (int, error) {
+	if !u.wrote {
+		u.WriteHeader(http.StatusOK)
+	}
+	return u.ResponseWriter.Write(b)
+}
+
+func (u *unsafeWriter) Flush() {
+	if !u.wrote {
+		u.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(u.ResponseWriter).Flush()
+}
+
+// revalidateInBackground refreshes a stale entry once, detached from the
+// client that triggered it but bounded in time.
+func (c *Cache) revalidateInBackground(r *http.Request, next http.Handler, key uint64, uri string, stale *Entry) {
+	f, leader := c.flights.join(key)
+	if !leader {
+		return
+	}
+	c.wg.Add(1)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), DefaultRevalidateTimeout)
+	r2 := r.Clone(ctx)
+	go func() {
+		defer c.wg.Done()
+		defer cancel()
+		defer c.flights.leave(key, f)
+		req := Directives{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
+		c.origin(discardWriter{h: http.Header{}}, r2, next, key, uri, stale, "stale", req, f)
+	}()
+}
+
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -185,12 +186,12 @@ func (c Config) Validate() error {
 	checkHigher(&p, "thresholds.responseTime", t.ResponseTime, 0, 3_600_000)
 	checkHigher(&p, "thresholds.errorRate", t.ErrorRate, 0, 1)
 	// Throughput: lower is worse, so critical sits below warning.
-	if t.Throughput.Warning < 0 || t.Throughput.Critical < 0 {
+	if !(t.Throughput.Warning >= 0 && t.Throughput.Critical >= 0) {
 		p.add("thresholds.throughput", fmt.Sprintf("%g/%g", t.Throughput.Warning, t.Throughput.Critical), "must not be negative")
 	} else if t.Throughput.Critical > t.Throughput.Warning {
 		p.add("thresholds.throughput.critical", t.Throughput.Critical, "must not be above the warning level %g (lower throughput is worse)", t.Throughput.Warning)
 	}
-	if t.Hysteresis < 0 || t.Hysteresis >= 1 {
+	if !(t.Hysteresis >= 0 && t.Hysteresis < 1) {
 		p.add("thresholds.hysteresis", t.Hysteresis, "must be in [0, 1)")
 	}
 	c.Database.validate(&p)
@@ -207,10 +208,11 @@ func (c Config) Validate() error {
 
 // checkHigher validates a threshold where higher is worse.
 func checkHigher(p *problems, field string, t Threshold, lo, hi float64) {
-	if t.Warning <= lo || t.Warning > hi {
+	// Written as negations so that NaN, which fails every comparison, fails.
+	if !(t.Warning > lo && t.Warning <= hi) {
 		p.add(field+".warning", t.Warning, "must be in (%g, %g]", lo, hi)
 	}
-	if t.Critical <= lo || t.Critical > hi {
+	if !(t.Critical > lo && t.Critical <= hi) {
 		p.add(field+".critical", t.Critical, "must be in (%g, %g]", lo, hi)
 	}
 	if t.Warning > t.Critical {
@@ -339,7 +341,7 @@ func parseBool(v string, dst *bool) error {
 
 func parseFloat(v string, dst *float64) error {
 	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil {
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return errors.New("must be a number")
 	}
 	*dst = f

@@ -1,0 +1,476 @@
+package perfengine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/store"
+)
+
+// maxBackoffIntervals caps how many intervals a failing module is left alone.
+const maxBackoffIntervals = 32
+
+// moduleState is the engine's bookkeeping for one module. Fields other than
+// inflight are guarded by the engine's cycle, which runs one at a time.
+type moduleState struct {
+	m       Module
+	name    string
+	started bool
+
+	// inflight is set while a Collect runs: a module whose Collect ignores
+	// its context is skipped rather than piling up goroutines.
+	inflight atomic.Bool
+
+	mu          sync.Mutex // guards the fields below, read by Summary
+	failures    int
+	nextRetry   time.Time
+	lastErr     string
+	lastCollect time.Time
+	samples     int
+}
+
+func (ms *moduleState) recordFailure(now time.Time, interval time.Duration, err error) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	ms.failures++
+	ms.lastErr = err.Error()
+	backoff := interval << min(ms.failures-1, 5)
+	ms.nextRetry = now.Add(min(backoff, maxBackoffIntervals*interval))
+}
+
+func (ms *moduleState) recordSuccess(now time.Time, n int) (recovered bool) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	recovered = ms.failures > 0
+	ms.failures, ms.lastErr, ms.nextRetry = 0, "", time.Time{}
+	ms.lastCollect, ms.samples = now, n
+	return recovered
+}
+
+func (ms *moduleState) due(now time.Time) bool {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return !now.Before(ms.nextRetry)
+}
+
+func (ms *moduleState) status() ModuleStatus {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ModuleStatus{
+		Name:        ms.name,
+		Healthy:     ms.failures == 0,
+		LastCollect: ms.lastCollect,
+		LastError:   ms.lastErr,
+		Failures:    ms.failures,
+		NextRetry:   ms.nextRetry,
+		Samples:     ms.samples,
+	}
+}
+
+// safely runs f, turning a panic into an error that names the module, so
+// that a broken module never takes the engine (or the service) down.
+func safely(name string, f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("module %s panicked: %v\n%s", name, r, debug.Stack())
+		}
+	}()
+	return f()
+}
+
+// withTimeout runs f under a deadline and returns when f returns or the
+// deadline passes, whichever is first; a module that ignores its context
+// cannot stall the cycle.
+func withTimeout(ctx context.Context, d time.Duration, name string, f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- safely(name, func() error { return f(ctx) }) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("module %s: %w after %s", name, context.DeadlineExceeded, d)
+	}
+}
+
+// enabled reports whether the configuration turns the module on. Modules
+// named after a toggle follow it; others (runtime, custom ones) are always on.
+func (c Config) enabled(name string) bool {
+	switch name {
+	case "database":
+		return c.Modules.Database
+	case "api":
+		return c.Modules.API
+	case "memory":
+		return c.Modules.Memory
+	case "network":
+		return c.Modules.Network
+	case "browser":
+		return c.Modules.Browser
+	case "regression":
+		return c.Modules.Regression
+	}
+	return true
+}
+
+// cycle is one turn of the loop: collect, evaluate, recommend, act, record,
+// report.
+func (e *Engine) cycle(ctx context.Context) {
+	now := e.now()
+	e.mu.Lock()
+	e.cycles++
+	cfg := e.cfg
+	mods := make([]*moduleState, 0, len(e.modules))
+	for _, ms := range e.modules {
+		if cfg.enabled(ms.name) {
+			mods = append(mods, ms)
+		}
+	}
+	e.mu.Unlock()
+
+	samples := e.collect(ctx, now, cfg, mods)
+	latest := e.observe(now, cfg.MonitoringInterval.D(), samples)
+	if st := e.Store(); st != nil && len(samples) > 0 {
+		if err := st.WriteSamples(ctx, samples); err != nil {
+			e.log.Warn("write samples", "err", err)
+		}
+	}
+
+	prev := e.eval.status()
+	status, violations := e.eval.evaluate(now, latest)
+	if status != prev {
+		e.statusChanged(ctx, now, prev, status, violations, mods)
+	}
+
+	snap := Snapshot{Time: now, Status: status, Latest: latest, Config: cfg}
+	e.recommend(ctx, cfg, snap, mods)
+	e.applyByPolicy(ctx, cfg)
+	e.compact(ctx, now)
+	e.publish(now)
+}
+
+func (e *Engine) collect(ctx context.Context, now time.Time, cfg Config, mods []*moduleState) []metrics.Sample {
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		all []metrics.Sample
+	)
+	for _, ms := range mods {
+		if !ms.due(now) {
+			continue
+		}
+		if !ms.inflight.CompareAndSwap(false, true) {
+			ms.recordFailure(now, cfg.MonitoringInterval.D(), errors.New("previous collection still running"))
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var got []metrics.Sample
+			err := withTimeout(ctx, cfg.ModuleTimeout.D(), ms.name, func(ctx context.Context) error {
+				defer ms.inflight.Store(false)
+				s, err := ms.m.Collect(ctx)
+				got = s
+				return err
+			})
+			if err != nil {
+				if ms.status().Failures == 0 {
+					e.log.Warn("module failing", "name", ms.name, "err", err)
+				}
+				ms.recordFailure(now, cfg.MonitoringInterval.D(), err)
+				if e.prom != nil {
+					e.prom.moduleFailures.WithLabelValues(ms.name).Inc()
+				}
+				return
+			}
+			for i := range got {
+				if got[i].Time.IsZero() {
+					got[i].Time = now
+				}
+			}
+			if ms.recordSuccess(now, len(got)) {
+				e.log.Info("module recovered", "name", ms.name)
+			}
+			mu.Lock()
+			all = append(all, got...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return all
+}
+
+func (e *Engine) recommend(ctx context.Context, cfg Config, snap Snapshot, mods []*moduleState) {
+	for _, ms := range mods {
+		if ms.status().Failures > 0 {
+			continue
+		}
+		var proposed []Action
+		err := withTimeout(ctx, cfg.ModuleTimeout.D(), ms.name, func(ctx context.Context) error {
+			a, err := ms.m.Recommend(ctx, snap)
+			proposed = a
+			return err
+		})
+		if err != nil {
+			e.log.Warn("recommend", "name", ms.name, "err", err)
+			continue
+		}
+		for _, a := range proposed {
+			a.Module = ms.name
+			if a.Risk == "" {
+				a.Risk = RiskRisky
+			}
+			if rec, isNew := e.book.propose(a, snap.Time); isNew {
+				e.record(ctx, rec)
+				e.log.Info("action proposed", "id", rec.ID, "name", rec.Module, "kind", rec.Kind, "target", rec.Target, "risk", rec.Risk)
+			}
+		}
+	}
+}
+
+// allowed is the policy: which pending actions the engine applies by itself.
+func (c Config) allowed(a Action) bool {
+	if !c.AutoOptimize {
+		return false
+	}
+	switch a.Risk {
+	case RiskSafe:
+		return true
+	case RiskModerate:
+		return c.AggressiveMode
+	case RiskRisky:
+		return a.PreApproved
+	}
+	return false
+}
+
+func (e *Engine) applyByPolicy(ctx context.Context, cfg Config) {
+	for _, a := range e.book.list(ActionPending) {
+		if cfg.allowed(a) {
+			if _, err := e.apply(ctx, a.ID); err != nil {
+				e.log.Warn("apply", "id", a.ID, "kind", a.Kind, "err", err)
+			}
+		}
+	}
+}
+
+// apply runs a pending action through its module and records the outcome.
+func (e *Engine) apply(ctx context.Context, id string) (Action, error) {
+	a, ok := e.book.claim(id, ActionPending)
+	if !ok {
+		if _, exists := e.book.get(id); !exists {
+			return Action{}, ErrNotFound
+		}
+		return Action{}, ErrConflict
+	}
+	ms := e.module(a.Module)
+	var res Result
+	err := errors.New("module is not registered")
+	if ms != nil {
+		err = withTimeout(ctx, e.Config().ModuleTimeout.D(), ms.name, func(ctx context.Context) error {
+			r, err := ms.m.Apply(ctx, a)
+			res = r
+			return err
+		})
+	}
+	a = e.book.finish(id, e.now(), res, err, ActionApplied)
+	e.record(ctx, a)
+	if e.prom != nil {
+		e.prom.actions.WithLabelValues(a.Module, string(a.State)).Inc()
+	}
+	if err != nil {
+		e.log.Warn("action failed", "id", a.ID, "kind", a.Kind, "err", err)
+		return a, fmt.Errorf("apply %s: %w", a.Kind, err)
+	}
+	e.log.Info("action applied", "id", a.ID, "kind", a.Kind, "target", a.Target)
+	return a, nil
+}
+
+// Approve applies a pending action whatever its risk: a person decided.
+func (e *Engine) Approve(ctx context.Context, id string) (Action, error) {
+	return e.apply(ctx, id)
+}
+
+// Undo reverts an applied action through its module.
+func (e *Engine) Undo(ctx context.Context, id string) (Action, error) {
+	cur, ok := e.book.get(id)
+	if !ok {
+		return Action{}, ErrNotFound
+	}
+	ms := e.module(cur.Module)
+	var u Undoer
+	if ms != nil {
+		u, _ = ms.m.(Undoer)
+	}
+	if u == nil {
+		return cur, ErrNotUndoable
+	}
+	a, ok := e.book.claim(id, ActionApplied)
+	if !ok {
+		return cur, ErrConflict
+	}
+	err := withTimeout(ctx, e.Config().ModuleTimeout.D(), ms.name, func(ctx context.Context) error {
+		return u.Undo(ctx, a)
+	})
+	if err != nil {
+		// The action is still in force: put it back as applied.
+		a = e.book.finish(id, e.now(), Result{Message: a.Result}, nil, ActionApplied)
+		a.Error = "undo: " + err.Error()
+		e.record(ctx, a)
+		return a, fmt.Errorf("undo %s: %w", a.Kind, err)
+	}
+	a = e.book.finish(id, e.now(), Result{Message: "undone"}, nil, ActionUndone)
+	e.record(ctx, a)
+	if e.prom != nil {
+		e.prom.actions.WithLabelValues(a.Module, string(a.State)).Inc()
+	}
+	e.log.Info("action undone", "id", a.ID, "kind", a.Kind, "target", a.Target)
+	e.publish(e.now())
+	return a, nil
+}
+
+func (e *Engine) module(name string) *moduleState {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, ms := range e.modules {
+		if ms.name == name {
+			return ms
+		}
+	}
+	return nil
+}
+
+func (e *Engine) moduleStatuses() []ModuleStatus {
+	e.mu.RLock()
+	mods := append([]*moduleState(nil), e.modules...)
+	e.mu.RUnlock()
+	out := make([]ModuleStatus, len(mods))
+	for i, ms := range mods {
+		out[i] = ms.status()
+	}
+	return out
+}
+
+func (e *Engine) record(ctx context.Context, a Action) {
+	st := e.Store()
+	if st == nil {
+		return
+	}
+	if err := st.SaveAction(ctx, toRecord(a)); err != nil {
+		e.log.Warn("record action", "id", a.ID, "err", err)
+	}
+}
+
+// statusChanged alerts on a transition and tells modules that listen.
+func (e *Engine) statusChanged(ctx context.Context, now time.Time, from, to Status, v []Violation, mods []*moduleState) {
+	e.log.Info("status changed", "from", from, "to", to)
+	sev := SeverityInfo
+	switch to {
+	case StatusWarning:
+		sev = SeverityWarning
+	case StatusCritical:
+		sev = SeverityCritical
+	}
+	detail := ""
+	for i, x := range v {
+		if i > 0 {
+			detail += "; "
+		}
+		detail += x.String()
+	}
+	al := store.Alert{
+		ID:       newID(),
+		Time:     now,
+		Severity: string(sev),
+		Source:   "engine",
+		Title:    fmt.Sprintf("status %s -> %s", from, to),
+		Detail:   detail,
+		Resolved: to == StatusHealthy,
+	}
+	if st := e.Store(); st != nil {
+		if err := st.SaveAlert(ctx, al); err != nil {
+			e.log.Warn("record alert", "err", err)
+		}
+	}
+	e.notify(ctx, al)
+	for _, ms := range mods {
+		if l, ok := ms.m.(StatusListener); ok {
+			_ = safely(ms.name, func() error { l.StatusChanged(to); return nil })
+		}
+	}
+}
+
+func (e *Engine) compact(ctx context.Context, now time.Time) {
+	e.mu.Lock()
+	due := now.Sub(e.lastCompact) >= compactEvery
+	if due {
+		e.lastCompact = now
+	}
+	e.mu.Unlock()
+	st := e.Store()
+	if !due || st == nil {
+		return
+	}
+	if err := st.Compact(ctx, now); err != nil {
+		e.log.Warn("compact store", "err", err)
+	}
+}
+
+// staleIntervals is how many intervals a series may go unreported before the
+// engine stops judging it: a module that died must not pin the status.
+const staleIntervals = 3
+
+// observe records samples in the series and the latest-value table, drops
+// what has gone stale, and returns the fresh latest values by series key.
+// Staleness counts cycles by the engine's clock, not the samples' own
+// times, so a module with a skewed clock is judged like the others.
+func (e *Engine) observe(now time.Time, interval time.Duration, samples []metrics.Sample) map[string]float64 {
+	e.series.Observe(samples...)
+	staleBefore := now.Add(-staleIntervals * interval)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.latest == nil {
+		e.latest = map[string]seen{}
+	}
+	for _, s := range samples {
+		e.latest[s.Key()] = seen{s, now}
+	}
+	out := make(map[string]float64, len(e.latest))
+	for k, s := range e.latest {
+		if s.at.Before(staleBefore) {
+			delete(e.latest, k)
+			continue
+		}
+		out[k] = s.Value
+	}
+	// Series keep history for trends, but not for what stopped reporting
+	// long ago (a route or host that went away).
+	e.series.Prune(now.Add(-seriesCapacity * interval))
+	return out
+}
+
+// seen is a sample and the cycle time it arrived in.
+type seen struct {
+	metrics.Sample
+	at time.Time
+}
+
+// latestSamples returns the newest sample of every fresh series, by name.
+func (e *Engine) latestSamples() []metrics.Sample {
+	e.mu.RLock()
+	out := make([]metrics.Sample, 0, len(e.latest))
+	for _, s := range e.latest {
+		out = append(out, s.Sample)
+	}
+	e.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
+	return out
+}

@@ -1,0 +1,429 @@
+package perfengine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/store"
+)
+
+// Errors returned by the engine's action API.
+var (
+	ErrNotFound    = errors.New("perfengine: action not found")
+	ErrConflict    = errors.New("perfengine: action is not in a state that allows this")
+	ErrNotUndoable = errors.New("perfengine: action cannot be undone")
+	ErrNotRunning  = errors.New("perfengine: engine is not running")
+)
+
+// seriesCapacity bounds each metric's in-memory history: 17 minutes at a 1 s
+// interval, 8.5 hours at the default 30 s. Older points live in the store.
+const seriesCapacity = 1024
+
+// compactEvery is how often the engine folds old samples in the store.
+const compactEvery = 10 * time.Minute
+
+// Option configures an Engine with a collaborator that exists only in code.
+type Option func(*Engine)
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
+
+// WithRegisterer registers the engine's Prometheus metrics on r. Without it
+// the engine exports nothing.
+func WithRegisterer(r prometheus.Registerer) Option { return func(e *Engine) { e.reg = r } }
+
+// WithStore makes the engine persist to s instead of opening the store its
+// configuration names. The engine does not close a store it was given.
+func WithStore(s store.Store) Option { return func(e *Engine) { e.st = s } }
+
+// WithModules adds modules besides the built-in runtime module.
+func WithModules(m ...Module) Option {
+	return func(e *Engine) { e.pending = append(e.pending, m...) }
+}
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// Engine watches a service through its modules, evaluates thresholds into a
+// status, applies what its policy allows and records everything.
+//
+// Create one with New; it does nothing until Start. All methods are safe for
+// concurrent use. Summary, CurrentMetrics and Actions are served from memory.
+type Engine struct {
+	log *slog.Logger
+	reg prometheus.Registerer
+	now func() time.Time
+
+	mu      sync.RWMutex // guards the fields up to latest, and cycles
+	cfg     Config
+	modules []*moduleState
+	pending []Module // from WithModules, turned into modules by New
+	st      store.Store
+	// ownStore is true when the engine opened st and so must close it.
+	ownStore    bool
+	started     time.Time
+	lastCompact time.Time
+	latest      map[string]seen // newest sample by series key
+
+	series  *metrics.Set
+	eval    *evaluator
+	book    *actionBook
+	summary summaryCache
+	prom    *engineMetrics
+	// notifier fans alerts out to webhooks and email; nil when none is
+	// configured.
+	notifier alertSink
+
+	// life serialises Start and Stop.
+	life     sync.Mutex
+	running  bool
+	cancel   context.CancelFunc
+	done     chan struct{}
+	interval chan time.Duration // tells the loop about a new interval
+	cycles   uint64             // guarded by mu
+}
+
+// New validates cfg and builds an engine with the runtime module and the
+// modules of opts. It starts nothing and opens nothing.
+func New(cfg Config, opts ...Option) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:      cfg,
+		now:      time.Now,
+		series:   metrics.NewSet(seriesCapacity),
+		book:     newActionBook(),
+		interval: make(chan time.Duration, 1),
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	e.log = e.log.With("module", "engine")
+	e.eval = newEvaluator(cfg.Thresholds)
+	if err := e.add(&RuntimeModule{c: metrics.NewRuntimeCollector(), now: e.now}); err != nil {
+		return nil, err
+	}
+	for _, m := range e.pending {
+		if err := e.add(m); err != nil {
+			return nil, err
+		}
+	}
+	e.pending = nil
+	if e.reg != nil {
+		m, err := newEngineMetrics(e.reg, e)
+		if err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+		e.prom = m
+	}
+	e.publish(e.now())
+	return e, nil
+}
+
+// Register adds a module. It may be called while the engine runs; a module
+// with background work (Starter) is started at once in that case, within the
+// module timeout.
+func (e *Engine) Register(m Module) error {
+	if err := e.add(m); err != nil {
+		return err
+	}
+	e.life.Lock()
+	defer e.life.Unlock()
+	if e.running {
+		if s, ok := m.(Starter); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), e.Config().ModuleTimeout.D())
+			defer cancel()
+			if err := callStart(ctx, s); err != nil {
+				return fmt.Errorf("start module %s: %w", m.Name(), err)
+			}
+			e.mu.Lock()
+			for _, ms := range e.modules {
+				if ms.m == m {
+					ms.started = true
+				}
+			}
+			e.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+func (e *Engine) add(m Module) error {
+	if m == nil {
+		return errors.New("perfengine: nil module")
+	}
+	name := m.Name()
+	if name == "" {
+		return errors.New("perfengine: module has no name")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ms := range e.modules {
+		if ms.m.Name() == name {
+			return fmt.Errorf("perfengine: module %q already registered", name)
+		}
+	}
+	e.modules = append(e.modules, &moduleState{m: m, name: name})
+	return nil
+}
+
+// Config returns the configuration in force.
+func (e *Engine) Config() Config {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.cfg
+}
+
+// Store returns the store the engine records to; nil before Start.
+func (e *Engine) Store() store.Store {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.st
+}
+
+// UpdateConfig applies a new configuration to a running engine. An invalid
+// configuration is rejected whole and the old one stays in force. Store
+// settings take effect at the next Start.
+func (e *Engine) UpdateConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	old := e.cfg
+	e.cfg = cfg
+	e.eval.setThresholds(cfg.Thresholds)
+	e.mu.Unlock()
+	if old.MonitoringInterval != cfg.MonitoringInterval {
+		select {
+		case e.interval <- cfg.MonitoringInterval.D():
+		default:
+			// The loop has not read the previous change yet; replace it.
+			select {
+			case <-e.interval:
+			default:
+			}
+			e.interval <- cfg.MonitoringInterval.D()
+		}
+	}
+	e.log.Info("config updated", "interval", cfg.MonitoringInterval, "autoOptimize", cfg.AutoOptimize, "aggressiveMode", cfg.AggressiveMode)
+	return nil
+}
+
+// Start opens the store, starts the modules with background work and the
+// monitoring loop. It returns once the first cycle has run. Calling Start on
+// a running engine does nothing. With monitoring disabled in the
+// configuration it only opens the store.
+func (e *Engine) Start(ctx context.Context) error {
+	e.life.Lock()
+	defer e.life.Unlock()
+	if e.running {
+		return nil
+	}
+	if err := e.openStore(ctx); err != nil {
+		return err
+	}
+	e.loadHistory(ctx)
+
+	e.mu.Lock()
+	e.started = e.now()
+	mods := append([]*moduleState(nil), e.modules...)
+	cfg := e.cfg
+	e.mu.Unlock()
+	for _, ms := range mods {
+		s, ok := ms.m.(Starter)
+		if !ok || ms.started {
+			continue
+		}
+		if err := callStart(ctx, s); err != nil {
+			// A module that cannot start is reported like one that cannot
+			// collect; the engine runs without it and retries later.
+			e.log.Warn("module start failed", "name", ms.name, "err", err)
+			ms.recordFailure(e.now(), cfg.MonitoringInterval.D(), err)
+			continue
+		}
+		ms.started = true
+	}
+
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e.cancel = cancel
+	e.done = make(chan struct{})
+	e.running = true
+	if !cfg.Enabled {
+		close(e.done)
+		e.log.Info("monitoring disabled by configuration")
+		return nil
+	}
+	e.cycle(loopCtx)
+	go e.loop(loopCtx, cfg.MonitoringInterval.D())
+	e.log.Info("engine started", "interval", cfg.MonitoringInterval, "modules", len(mods))
+	return nil
+}
+
+func callStart(ctx context.Context, s Starter) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return s.Start(ctx)
+}
+
+// Stop ends the loop, waits for the cycle in flight (within ctx), stops the
+// modules, flushes and closes the store the engine opened. Stopping a stopped
+// engine does nothing.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.life.Lock()
+	defer e.life.Unlock()
+	if !e.running {
+		return nil
+	}
+	e.running = false
+	e.cancel()
+	var errs []error
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("wait for monitoring loop: %w", ctx.Err()))
+	}
+
+	e.mu.RLock()
+	mods := append([]*moduleState(nil), e.modules...)
+	e.mu.RUnlock()
+	for i := len(mods) - 1; i >= 0; i-- {
+		ms := mods[i]
+		s, ok := ms.m.(Starter)
+		if !ok || !ms.started {
+			continue
+		}
+		if err := s.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop module %s: %w", ms.name, err))
+		}
+		ms.started = false
+	}
+
+	e.mu.Lock()
+	st, own := e.st, e.ownStore
+	if own {
+		e.st, e.ownStore = nil, false
+	}
+	e.mu.Unlock()
+	if own && st != nil {
+		if err := st.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+	}
+	e.log.Info("engine stopped")
+	return errors.Join(errs...)
+}
+
+func (e *Engine) openStore(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.st != nil {
+		return nil
+	}
+	sc := e.cfg.Store
+	dsn := sc.DSN
+	if dsn == "" {
+		if err := os.MkdirAll(sc.DataDir, 0o755); err != nil {
+			return fmt.Errorf("create data dir: %w", err)
+		}
+		dsn = "sqlite:" + filepath.Join(sc.DataDir, "perfengine.db")
+	}
+	st, err := store.Open(ctx, dsn, store.Retention{Raw: sc.RawRetention.D(), Aggregate: sc.AggregateRetention.D()})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	e.st, e.ownStore = st, true
+	return nil
+}
+
+// historyLimit is how many past actions the engine reloads at Start, so that
+// what a person undid stays undone across restarts.
+const historyLimit = 500
+
+func (e *Engine) loadHistory(ctx context.Context) {
+	st := e.Store()
+	if st == nil {
+		return
+	}
+	recs, err := st.ListActions(ctx, store.ActionFilter{Limit: historyLimit})
+	if err != nil {
+		e.log.Warn("load action history", "err", err)
+		return
+	}
+	for i := len(recs) - 1; i >= 0; i-- { // oldest first
+		e.book.restore(fromRecord(recs[i]))
+	}
+}
+
+func (e *Engine) loop(ctx context.Context, interval time.Duration) {
+	defer close(e.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case d := <-e.interval:
+			t.Reset(d)
+		case <-t.C:
+			// A cycle runs to its end even if Stop is called meanwhile
+			// (module timeouts bound it), so its samples and actions are
+			// recorded; Stop waits for it.
+			e.cycle(context.WithoutCancel(ctx))
+		}
+	}
+}
+
+// Status returns the current status.
+func (e *Engine) Status() Status { return e.summary.load().Status }
+
+// Summary returns the report of the last cycle. It is a copy: the caller may
+// keep and change it.
+func (e *Engine) Summary() Summary { return e.summary.load().clone() }
+
+// CurrentMetrics returns the newest sample of every series.
+func (e *Engine) CurrentMetrics() []metrics.Sample {
+	return append([]metrics.Sample(nil), e.summary.load().samples...)
+}
+
+// Actions returns the actions in the given states (all when none), newest
+// first.
+func (e *Engine) Actions(states ...ActionState) []Action { return e.book.list(states...) }
+
+// DebugInfo returns the engine's history and per-metric trends over the last
+// ten intervals.
+func (e *Engine) DebugInfo() DebugInfo {
+	e.mu.RLock()
+	cfg, started, cycles := e.cfg, e.started, e.cycles
+	e.mu.RUnlock()
+	cfg.Server.Token = ""
+	now := e.now()
+	return DebugInfo{
+		Config:  cfg,
+		Started: started,
+		Cycles:  cycles,
+		History: e.book.list(),
+		Trends:  e.series.Stats(now, 10*cfg.MonitoringInterval.D()),
+		Modules: e.moduleStatuses(),
+	}
+}
+
+// alertSink is what the engine needs of the alert dispatcher.
+type alertSink interface {
+	Notify(ctx context.Context, a store.Alert)
+}

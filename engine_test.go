@@ -1,0 +1,641 @@
+package perfengine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/store"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testModule is a module whose figures and proposals a test sets.
+type testModule struct {
+	name string
+
+	mu       sync.Mutex
+	samples  []metrics.Sample
+	err      error
+	panics   bool
+	propose  []Action
+	applied  []string
+	undone   []string
+	applyErr error
+	statuses []Status
+}
+
+func (m *testModule) Name() string { return m.name }
+
+func (m *testModule) set(name string, v float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.samples = []metrics.Sample{{Name: name, Value: v}}
+}
+
+func (m *testModule) Collect(context.Context) ([]metrics.Sample, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.panics {
+		panic("collector exploded")
+	}
+	return append([]metrics.Sample(nil), m.samples...), m.err
+}
+
+func (m *testModule) Recommend(context.Context, Snapshot) ([]Action, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Action(nil), m.propose...), nil
+}
+
+func (m *testModule) Apply(_ context.Context, a Action) (Result, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.applyErr != nil {
+		return Result{}, m.applyErr
+	}
+	m.applied = append(m.applied, a.Target)
+	return Result{Message: "done", Params: map[string]string{"previous": "100"}}, nil
+}
+
+func (m *testModule) Undo(_ context.Context, a Action) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if a.Params["previous"] != "100" {
+		return errors.New("undo without the previous value")
+	}
+	m.undone = append(m.undone, a.Target)
+	return nil
+}
+
+func (m *testModule) StatusChanged(s Status) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.statuses = append(m.statuses, s)
+}
+
+// clock is a manual clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func openTestStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "perfengine.db"), store.Retention{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newTestEngine returns an engine with a manual clock and a SQLite store;
+// tests drive it with step rather than waiting for the loop.
+func newTestEngine(t *testing.T, cfg Config, mods ...Module) (*Engine, *clock) {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	cfg.MonitoringInterval = Duration(time.Second)
+	// The runtime module reports this test process's real CPU and memory;
+	// keep them out of the statuses the tests assert.
+	cfg.Thresholds.CPU = Threshold{100, 100}
+	cfg.Thresholds.Memory = Threshold{1, 1}
+	e, err := New(cfg, WithClock(clk.now), WithStore(openTestStore(t)), WithModules(mods...))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return e, clk
+}
+
+func (e *Engine) step(clk *clock) {
+	clk.advance(e.Config().MonitoringInterval.D())
+	e.cycle(context.Background())
+}
+
+func TestStatusFollowsThresholdsWithHysteresis(t *testing.T) {
+	m := &testModule{name: "load"}
+	e, clk := newTestEngine(t, DefaultConfig(), m)
+	// p95 thresholds 1000/2000 ms with 10 % hysteresis: critical is left
+	// below 1800, warning below 900.
+	steps := []struct {
+		p95  float64
+		want Status
+	}{
+		{500, StatusHealthy},
+		{1200, StatusWarning},
+		{2100, StatusCritical},
+		{1900, StatusCritical}, // below 2000 but not below 1800: no flap
+		{1999, StatusCritical},
+		{1700, StatusWarning},
+		{950, StatusWarning}, // below 1000 but not below 900
+		{999, StatusWarning},
+		{800, StatusHealthy},
+		{1100, StatusWarning},
+	}
+	for i, s := range steps {
+		m.set(metrics.ResponseTimeMs, s.p95)
+		e.step(clk)
+		if got := e.Status(); got != s.want {
+			t.Fatalf("step %d: p95 %g ms: status = %s, want %s", i, s.p95, got, s.want)
+		}
+	}
+	m.mu.Lock()
+	var seen []string
+	for _, s := range m.statuses {
+		seen = append(seen, string(s))
+	}
+	m.mu.Unlock()
+	got := strings.Join(seen, " ")
+	if want := "warning critical warning healthy warning"; got != want {
+		t.Errorf("status changes seen by the listener = %q, want %q", got, want)
+	}
+	alerts, err := e.Store().ListAlerts(context.Background(), 0)
+	if err != nil || len(alerts) != 5 {
+		t.Errorf("alerts recorded = %d (%v), want one per transition (5)", len(alerts), err)
+	}
+}
+
+func TestSummaryReportsViolationsAndAdvice(t *testing.T) {
+	m := &testModule{name: "svc"}
+	e, clk := newTestEngine(t, DefaultConfig(), m)
+	m.set(metrics.ResponseTimeMs, 2500)
+	e.step(clk)
+	s := e.Summary()
+	if s.Status != StatusCritical {
+		t.Fatalf("status = %s, want critical for p95 2500 ms", s.Status)
+	}
+	if len(s.Violations) != 1 || s.Violations[0].Metric != metrics.ResponseTimeMs || s.Violations[0].Threshold != 2000 {
+		t.Errorf("violations = %+v", s.Violations)
+	}
+	if len(s.Recommendations) == 0 || !strings.Contains(s.Recommendations[0].Message, "slow") {
+		t.Errorf("recommendations = %+v, want advice about slow responses", s.Recommendations)
+	}
+	if s.Metrics[metrics.ResponseTimeMs] != 2500 {
+		t.Errorf("metrics[%s] = %v", metrics.ResponseTimeMs, s.Metrics[metrics.ResponseTimeMs])
+	}
+	if _, ok := s.Metrics[metrics.Goroutines]; !ok {
+		t.Errorf("summary lacks the runtime module's %s: %v", metrics.Goroutines, s.Metrics)
+	}
+	b, err := json.Marshal(s)
+	if err != nil || !strings.Contains(string(b), `"status":"critical"`) {
+		t.Errorf("summary JSON = %s (%v)", b, err)
+	}
+	// The summary is a copy.
+	s.Metrics[metrics.ResponseTimeMs] = 1
+	if e.Summary().Metrics[metrics.ResponseTimeMs] != 2500 {
+		t.Error("changing a returned Summary changed the engine's")
+	}
+}
+
+func TestIdleServiceIsNotCriticalOnThroughput(t *testing.T) {
+	m := &testModule{name: "svc"}
+	e, clk := newTestEngine(t, DefaultConfig(), m)
+	m.set(metrics.ThroughputRPS, 0)
+	e.step(clk)
+	if got := e.Status(); got != StatusHealthy {
+		t.Fatalf("idle service: status = %s, want healthy", got)
+	}
+	for _, s := range []struct {
+		rps  float64
+		want Status
+	}{{300, StatusHealthy}, {90, StatusWarning}, {40, StatusCritical}, {52, StatusCritical}, {120, StatusHealthy}} {
+		m.set(metrics.ThroughputRPS, s.rps)
+		e.step(clk)
+		if got := e.Status(); got != s.want {
+			t.Errorf("throughput %g after traffic: status = %s, want %s", s.rps, got, s.want)
+		}
+	}
+}
+
+func TestBrokenModulesAreIsolatedAndRetried(t *testing.T) {
+	panicky := &testModule{name: "panicky", panics: true}
+	failing := &testModule{name: "failing", err: errors.New("connection refused")}
+	good := &testModule{name: "good"}
+	good.set("good_value", 1)
+	e, clk := newTestEngine(t, DefaultConfig(), panicky, failing, good)
+
+	e.step(clk)
+	byName := func() map[string]ModuleStatus {
+		out := map[string]ModuleStatus{}
+		for _, ms := range e.Summary().Modules {
+			out[ms.Name] = ms
+		}
+		return out
+	}
+	st := byName()
+	if st["panicky"].Healthy || !strings.Contains(st["panicky"].LastError, "panicked") {
+		t.Errorf("panicky = %+v, want unhealthy with the panic reported", st["panicky"])
+	}
+	if st["failing"].Healthy || st["failing"].LastError != "connection refused" {
+		t.Errorf("failing = %+v", st["failing"])
+	}
+	if !st["good"].Healthy || !st["runtime"].Healthy {
+		t.Errorf("good/runtime = %+v / %+v, want healthy", st["good"], st["runtime"])
+	}
+	if _, ok := e.Summary().Metrics["good_value"]; !ok {
+		t.Error("a healthy module's figures are missing while others fail")
+	}
+
+	// Backoff: the second failure doubles the wait, so the module is left
+	// alone for two intervals after it.
+	e.step(clk)
+	if f := byName()["failing"].Failures; f != 2 {
+		t.Fatalf("failures after two cycles = %d, want 2", f)
+	}
+	e.step(clk) // within the backoff: not called
+	if f := byName()["failing"].Failures; f != 2 {
+		t.Errorf("failures = %d, want 2: the module was called during its backoff", f)
+	}
+	failing.mu.Lock()
+	failing.err = nil
+	failing.samples = []metrics.Sample{{Name: "back", Value: 1}}
+	failing.mu.Unlock()
+	e.step(clk)
+	if st := byName()["failing"]; !st.Healthy || st.LastError != "" {
+		t.Errorf("after recovery: %+v, want healthy", st)
+	}
+}
+
+// blockingModule ignores its context until released.
+type blockingModule struct {
+	testModule
+	release chan struct{}
+}
+
+func (m *blockingModule) Collect(context.Context) ([]metrics.Sample, error) {
+	<-m.release
+	return nil, nil
+}
+
+func TestHungModuleTimesOut(t *testing.T) {
+	m := &blockingModule{testModule: testModule{name: "hung"}, release: make(chan struct{})}
+	defer close(m.release)
+	cfg := DefaultConfig()
+	cfg.ModuleTimeout = Duration(20 * time.Millisecond)
+	e, clk := newTestEngine(t, cfg, m)
+	e.step(clk)
+	var st ModuleStatus
+	for _, ms := range e.Summary().Modules {
+		if ms.Name == "hung" {
+			st = ms
+		}
+	}
+	if st.Healthy || !strings.Contains(st.LastError, "deadline exceeded") {
+		t.Errorf("hung module = %+v, want a timeout", st)
+	}
+	if _, ok := e.Summary().Metrics[metrics.Goroutines]; !ok {
+		t.Error("the cycle did not finish the other modules' work")
+	}
+}
+
+func TestPolicyAppliesByRisk(t *testing.T) {
+	tests := []struct {
+		name        string
+		auto, aggr  bool
+		risk        Risk
+		preApproved bool
+		applied     bool
+	}{
+		{"safe with autoOptimize", true, false, RiskSafe, false, true},
+		{"safe without autoOptimize", false, false, RiskSafe, false, false},
+		{"moderate without aggressive", true, false, RiskModerate, false, false},
+		{"moderate with aggressive", true, true, RiskModerate, false, true},
+		{"aggressive alone applies nothing", false, true, RiskModerate, false, false},
+		{"risky even when aggressive", true, true, RiskRisky, false, false},
+		{"risky pre-approved by config", true, false, RiskRisky, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.AutoOptimize, cfg.AggressiveMode = tc.auto, tc.aggr
+			m := &testModule{name: "opt", propose: []Action{{Kind: "tune", Target: "x", Description: "tune x", Risk: tc.risk, PreApproved: tc.preApproved}}}
+			e, clk := newTestEngine(t, cfg, m)
+			e.step(clk)
+			want := ActionPending
+			if tc.applied {
+				want = ActionApplied
+			}
+			acts := e.Actions()
+			if len(acts) != 1 || acts[0].State != want {
+				t.Fatalf("actions = %+v, want one %s", acts, want)
+			}
+			rec, err := e.Store().GetAction(context.Background(), acts[0].ID)
+			if err != nil || rec.State != string(want) {
+				t.Errorf("stored action = %+v (%v), want state %s", rec, err, want)
+			}
+		})
+	}
+}
+
+func TestApproveUndoAndNoReproposal(t *testing.T) {
+	ctx := context.Background()
+	m := &testModule{name: "db", propose: []Action{{Kind: "create_index", Target: "products(sku)", Description: "index sku", Risk: RiskRisky, Undo: "DROP INDEX"}}}
+	e, clk := newTestEngine(t, DefaultConfig(), m)
+	e.step(clk)
+	e.step(clk) // proposing the same thing again does not duplicate it
+	pending := e.Actions(ActionPending)
+	if len(pending) != 1 {
+		t.Fatalf("pending = %d, want 1", len(pending))
+	}
+	if len(e.Summary().Recommendations) == 0 || e.Summary().Recommendations[0].ActionID != pending[0].ID {
+		t.Errorf("summary recommendations = %+v, want the pending action", e.Summary().Recommendations)
+	}
+	id := pending[0].ID
+
+	if _, err := e.Undo(ctx, id); !errors.Is(err, ErrConflict) {
+		t.Errorf("Undo(pending) = %v, want ErrConflict", err)
+	}
+	a, err := e.Approve(ctx, id)
+	if err != nil || a.State != ActionApplied || a.Params["previous"] != "100" {
+		t.Fatalf("Approve = %+v, %v", a, err)
+	}
+	if _, err := e.Approve(ctx, id); !errors.Is(err, ErrConflict) {
+		t.Errorf("second Approve = %v, want ErrConflict", err)
+	}
+	if _, err := e.Approve(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Approve(unknown) = %v, want ErrNotFound", err)
+	}
+	a, err = e.Undo(ctx, id)
+	if err != nil || a.State != ActionUndone {
+		t.Fatalf("Undo = %+v, %v", a, err)
+	}
+	e.step(clk)
+	if p := e.Actions(ActionPending); len(p) != 0 {
+		t.Errorf("after undo the module's proposal came back: %+v", p)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.applied) != 1 || len(m.undone) != 1 {
+		t.Errorf("module saw applied=%v undone=%v", m.applied, m.undone)
+	}
+	stored, err := e.Store().ListActions(ctx, store.ActionFilter{})
+	if err != nil || len(stored) != 1 || stored[0].State != string(ActionUndone) {
+		t.Errorf("stored = %+v (%v), want the one action, undone", stored, err)
+	}
+}
+
+func TestUndoNeedsAnUndoer(t *testing.T) {
+	ctx := context.Background()
+	e, clk := newTestEngine(t, DefaultConfig(), &plainModule{testModule{name: "plain", propose: []Action{{Kind: "k", Target: "t", Risk: RiskSafe}}}})
+	e.step(clk)
+	acts := e.Actions(ActionApplied)
+	if len(acts) != 1 {
+		t.Fatalf("applied = %+v", e.Actions())
+	}
+	if _, err := e.Undo(ctx, acts[0].ID); !errors.Is(err, ErrNotUndoable) {
+		t.Errorf("Undo = %v, want ErrNotUndoable", err)
+	}
+}
+
+// plainModule hides testModule's Undo.
+type plainModule struct{ m testModule }
+
+func (p *plainModule) Name() string { return p.m.Name() }
+func (p *plainModule) Collect(ctx context.Context) ([]metrics.Sample, error) {
+	return p.m.Collect(ctx)
+}
+func (p *plainModule) Recommend(ctx context.Context, s Snapshot) ([]Action, error) {
+	return p.m.Recommend(ctx, s)
+}
+func (p *plainModule) Apply(ctx context.Context, a Action) (Result, error) { return p.m.Apply(ctx, a) }
+
+func TestFailedApplyIsRecorded(t *testing.T) {
+	m := &testModule{name: "opt", applyErr: errors.New("lock timeout"), propose: []Action{{Kind: "k", Target: "t", Risk: RiskSafe}}}
+	e, clk := newTestEngine(t, DefaultConfig(), m)
+	e.step(clk)
+	e.step(clk)
+	acts := e.Actions()
+	if len(acts) != 1 || acts[0].State != ActionFailed || acts[0].Error != "lock timeout" {
+		t.Errorf("actions = %+v, want one failed action, not retried every cycle", acts)
+	}
+}
+
+func TestStartStopIdempotentAndHistorySurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.Store.DataDir = t.TempDir()
+	cfg.MonitoringInterval = Duration(time.Hour) // the first cycle runs in Start
+	m := &testModule{name: "opt", propose: []Action{{Kind: "k", Target: "t", Risk: RiskRisky}}}
+	reg := prometheus.NewRegistry()
+	e, err := New(cfg, WithModules(m), WithRegisterer(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Store() != nil {
+		t.Error("New opened the store; it should wait for Start")
+	}
+	for range 2 {
+		if err := e.Start(ctx); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+	}
+	if s := e.Summary(); s.Status != StatusHealthy || len(s.Metrics) == 0 {
+		t.Errorf("after Start: %+v, want healthy with metrics", s)
+	}
+	if got := testutil.ToFloat64(e.prom.actions.WithLabelValues("opt", "applied")); got != 0 {
+		t.Errorf("actions applied counter = %v before anything was applied", got)
+	}
+	id := e.Actions(ActionPending)[0].ID
+	if _, err := e.Approve(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Undo(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(e.prom.actions.WithLabelValues("opt", "undone")); got != 1 {
+		t.Errorf("actions undone counter = %v, want 1", got)
+	}
+	for range 2 {
+		if err := e.Stop(ctx); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+	}
+
+	e2, err := New(cfg, WithModules(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Stop(ctx)
+	acts := e2.Actions()
+	if len(acts) != 1 || acts[0].ID != id || acts[0].State != ActionUndone {
+		t.Errorf("after restart: %+v, want the undone action and no new proposal", acts)
+	}
+}
+
+func TestLoopRunsOnItsInterval(t *testing.T) {
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.MonitoringInterval = Duration(100 * time.Millisecond)
+	m := &testModule{name: "svc"}
+	m.set("x", 1)
+	e, err := New(cfg, WithStore(openTestStore(t)), WithModules(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for e.DebugInfo().Cycles < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := e.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.DebugInfo().Cycles; c < 3 {
+		t.Errorf("cycles = %d, want at least 3", c)
+	}
+	got, err := e.Store().QuerySamples(ctx, store.SampleQuery{Name: "x", From: time.Now().Add(-time.Hour)})
+	if err != nil || len(got) < 3 {
+		t.Errorf("stored samples of x = %d (%v), want one per cycle", len(got), err)
+	}
+}
+
+func TestUpdateConfig(t *testing.T) {
+	m := &testModule{name: "svc"}
+	e, clk := newTestEngine(t, DefaultConfig(), m)
+	m.set(metrics.ErrorRate, 0.008)
+	e.step(clk)
+	if e.Status() != StatusHealthy {
+		t.Fatalf("status = %s", e.Status())
+	}
+	bad := e.Config()
+	bad.Thresholds.ErrorRate.Warning = 0.5
+	if err := e.UpdateConfig(bad); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("UpdateConfig(invalid) = %v", err)
+	}
+	if e.Config().Thresholds.ErrorRate.Warning != 0.01 {
+		t.Error("an invalid config was half-applied")
+	}
+	good := e.Config()
+	good.Thresholds.ErrorRate = Threshold{0.005, 0.05}
+	if err := e.UpdateConfig(good); err != nil {
+		t.Fatal(err)
+	}
+	e.step(clk)
+	if e.Status() != StatusWarning {
+		t.Errorf("after lowering the error-rate warning to 0.005: status = %s, want warning", e.Status())
+	}
+}
+
+func TestDisabledModulesAreNotCollected(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Modules.Database = false
+	db := &testModule{name: "database"}
+	db.set("db_value", 1)
+	e, clk := newTestEngine(t, cfg, db)
+	e.step(clk)
+	if _, ok := e.Summary().Metrics["db_value"]; ok {
+		t.Error("a module turned off in modules.database was collected")
+	}
+}
+
+func TestStaleSeriesStopCounting(t *testing.T) {
+	m := &testModule{name: "svc"}
+	e, clk := newTestEngine(t, DefaultConfig(), m)
+	m.set(metrics.ErrorRate, 0.2)
+	e.step(clk)
+	if e.Status() != StatusCritical {
+		t.Fatal("want critical")
+	}
+	m.mu.Lock()
+	m.samples = nil // the module stops reporting its error rate
+	m.mu.Unlock()
+	for range staleIntervals + 1 {
+		e.step(clk)
+	}
+	if e.Status() != StatusHealthy {
+		t.Errorf("status = %s, want healthy once the last error-rate figure went stale", e.Status())
+	}
+}
+
+// BenchmarkSummary measures Summary, served from memory.
+//
+//	go test -run '^$' -bench Summary -benchmem .
+func BenchmarkSummary(b *testing.B) {
+	cfg := DefaultConfig()
+	clk := &clock{t: time.Now()}
+	e, err := New(cfg, WithClock(clk.now), WithModules(&testModule{name: "opt", propose: []Action{{Kind: "k", Target: "t", Risk: RiskRisky}}}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.step(clk)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = e.Summary()
+	}
+}
+
+// BenchmarkIdleEngineCycle measures one monitoring cycle of an engine with
+// only the runtime module and a SQLite store: what an idle process pays per
+// interval. %core@1s is that cost as a share of one core at a 1 s interval;
+// heap-MB is the engine's live heap after 1,024 cycles, when every series
+// buffer is full.
+//
+//	go test -run '^$' -bench IdleEngineCycle -benchmem .
+func BenchmarkIdleEngineCycle(b *testing.B) {
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	st, err := store.OpenSQLite(filepath.Join(b.TempDir(), "perfengine.db"), store.Retention{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{t: time.Now()}
+	cfg := DefaultConfig()
+	cfg.MonitoringInterval = Duration(time.Second)
+	e, err := New(cfg, WithClock(clk.now), WithStore(st))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range seriesCapacity {
+		e.step(clk)
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	for b.Loop() {
+		e.step(clk)
+	}
+	perCycle := (cpuTime() - start) / time.Duration(b.N)
+	b.ReportMetric(float64(perCycle)/float64(time.Second)*100, "%core@1s")
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "heap-MB")
+	runtime.KeepAlive(e)
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,127 @@
+package perfengine
+
+import (
+	"maps"
+	"slices"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/perfengine/perfengine/metrics"
+)
+
+// recentActions is how many applied, failed or undone actions Summary shows.
+const recentActions = 20
+
+// published is what Summary serves: built once per cycle, read lock-free.
+type published struct {
+	Summary
+	samples []metrics.Sample
+}
+
+type summaryCache struct{ p atomic.Pointer[published] }
+
+func (c *summaryCache) load() *published {
+	if p := c.p.Load(); p != nil {
+		return p
+	}
+	return &published{Summary: Summary{Status: StatusHealthy}}
+}
+
+func (s Summary) clone() Summary {
+	s.Metrics = maps.Clone(s.Metrics)
+	s.Violations = slices.Clone(s.Violations)
+	s.Optimizations = cloneActions(s.Optimizations)
+	s.Recommendations = slices.Clone(s.Recommendations)
+	s.Findings = slices.Clone(s.Findings)
+	s.Modules = slices.Clone(s.Modules)
+	return s
+}
+
+func cloneActions(in []Action) []Action {
+	out := make([]Action, len(in))
+	for i, a := range in {
+		out[i] = clone(a)
+	}
+	return out
+}
+
+// publish rebuilds the summary from the engine's state.
+func (e *Engine) publish(now time.Time) {
+	e.mu.RLock()
+	cfg := e.cfg
+	mods := slices.Clone(e.modules)
+	e.mu.RUnlock()
+
+	samples := e.latestSamples()
+	latest := make(map[string]float64, len(samples))
+	for _, s := range samples {
+		latest[s.Key()] = s.Value
+	}
+
+	var optimizations []Action
+	for _, a := range e.book.list(ActionApplied, ActionFailed, ActionUndone) {
+		if len(optimizations) == recentActions {
+			break
+		}
+		optimizations = append(optimizations, a)
+	}
+	var recs []Recommendation
+	for _, a := range e.book.list(ActionPending) {
+		sev := SeverityInfo
+		if a.Risk != RiskSafe {
+			sev = SeverityWarning
+		}
+		msg := a.Description
+		if a.Impact != "" {
+			msg += " (" + a.Impact + ")"
+		}
+		recs = append(recs, Recommendation{Module: a.Module, Severity: sev, Message: msg, ActionID: a.ID})
+	}
+	recs = append(recs, e.eval.advice()...)
+
+	var findings []Finding
+	for _, ms := range mods {
+		r, ok := ms.m.(Reporter)
+		if !ok || !cfg.enabled(ms.name) {
+			continue
+		}
+		_ = safely(ms.name, func() error {
+			for _, f := range r.Findings() {
+				if f.Module == "" {
+					f.Module = ms.name
+				}
+				findings = append(findings, f)
+			}
+			return nil
+		})
+	}
+	sort.SliceStable(findings, func(i, j int) bool {
+		return severityRank(findings[i].Severity) > severityRank(findings[j].Severity)
+	})
+
+	e.summary.p.Store(&published{
+		Summary: Summary{
+			Status:          e.eval.status(),
+			Time:            now,
+			Version:         cfg.Version,
+			Metrics:         latest,
+			Violations:      e.eval.currentViolations(),
+			Optimizations:   optimizations,
+			Recommendations: recs,
+			Findings:        findings,
+			Modules:         e.moduleStatuses(),
+		},
+		samples: samples,
+	})
+}
+
+func severityRank(s Severity) int {
+	switch s {
+	case SeverityCritical:
+		return 2
+	case SeverityWarning:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,63 @@
+package perfengine_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/perfengine/perfengine"
+)
+
+// An engine on its defaults, with its metrics on a registry of its own.
+func ExampleNew() {
+	dir, _ := os.MkdirTemp("", "perfengine-example")
+	defer os.RemoveAll(dir)
+
+	cfg := perfengine.DefaultConfig()
+	cfg.Store.DataDir = dir // the embedded SQLite store lives here
+	eng, err := perfengine.New(cfg, perfengine.WithRegisterer(prometheus.NewRegistry()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	if err := eng.Start(ctx); err != nil { // runs the first cycle before it returns
+		fmt.Println(err)
+		return
+	}
+	defer eng.Stop(ctx)
+
+	s := eng.Summary()
+	fmt.Println("modules:", s.Modules[0].Name)
+	fmt.Println("has goroutine count:", s.Metrics["goroutines"] > 0)
+	// Output:
+	// modules: runtime
+	// has goroutine count: true
+}
+
+// Configuration comes from YAML, then the environment; every problem is
+// reported at once, naming the field.
+func ExampleLoadConfig() {
+	dir, _ := os.MkdirTemp("", "perfengine-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "perfengine.yaml")
+	os.WriteFile(path, []byte("thresholds:\n  cpu: {warning: 95, critical: 90}\nmonitoringInterval: 50ms\n"), 0o600)
+
+	_, err := perfengine.LoadConfig(path)
+	fmt.Println(err)
+	// Output:
+	// invalid configuration: monitoringInterval=50ms: must be between 100ms and 24h
+	// thresholds.cpu.warning=95: must not be above the critical level 90
+}
+
+// Validate names the field, the value and the allowed range.
+func ExampleConfig_Validate() {
+	cfg := perfengine.DefaultConfig()
+	cfg.Thresholds.ErrorRate.Critical = 5 // a fraction, not a percentage
+	fmt.Println(cfg.Validate())
+	// Output:
+	// invalid configuration: thresholds.errorRate.critical=5: must be in (0, 1]
+}

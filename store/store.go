@@ -1,7 +1,3 @@
-// Package store persists what the engine sees and does: metric samples
-// (raw, then downsampled), actions with how to undo them, release baselines
-// and alerts. SQLite is the embedded default; PostgreSQL is shared by a fleet.
-// Every backend passes the same conformance suite.
 package store
 
 import (
@@ -22,14 +18,18 @@ var (
 // use. A write that returned nil is durable: it survives the process being
 // killed.
 type Store interface {
-	// WriteSamples appends raw samples.
+	// WriteSamples appends raw samples, all or none. A sample without a
+	// name or time, or with a NaN or infinite value, fails the batch with
+	// ErrInvalid.
 	WriteSamples(ctx context.Context, samples []metrics.Sample) error
 	// QuerySamples returns the samples of one series name (any labels, or
 	// exactly q.Labels when set) in [From, To), oldest first. Past the raw
 	// retention it returns the 1-minute aggregates, with Value the mean.
 	QuerySamples(ctx context.Context, q SampleQuery) ([]metrics.Sample, error)
 	// Compact downsamples raw samples older than the raw retention into
-	// 1-minute aggregates and deletes what is past each retention, as of now.
+	// 1-minute aggregates and deletes what is past each retention, as of now:
+	// aggregates and alerts older than the aggregate retention. Actions and
+	// baselines are kept.
 	Compact(ctx context.Context, now time.Time) error
 
 	// SaveAction inserts or replaces the action with the same ID.
@@ -47,7 +47,8 @@ type Store interface {
 	// Versions lists the versions that have baselines, newest first.
 	Versions(ctx context.Context) ([]string, error)
 
-	// SaveAlert appends an alert.
+	// SaveAlert appends an alert, or replaces the one with the same ID (to
+	// mark it resolved).
 	SaveAlert(ctx context.Context, a Alert) error
 	// ListAlerts returns alerts newest first, at most limit (0 means all).
 	ListAlerts(ctx context.Context, limit int) ([]Alert, error)
@@ -121,8 +122,8 @@ type Action struct {
 type ActionFilter struct {
 	Module string
 	State  string
-	Since  time.Time
-	Limit  int
+	Since  time.Time // created at or after
+	Limit  int       // 0: no limit; otherwise the newest Limit
 }
 
 // Baseline is one metric's reference sample for a release.

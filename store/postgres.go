@@ -1,0 +1,417 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/perfengine/perfengine/metrics"
+)
+
+var _ Store = (*Postgres)(nil)
+
+// Postgres is the store a fleet shares: the same records as SQLite, in the
+// schema "perfengine" of any PostgreSQL database, so it can live beside an
+// application's own tables. It is safe for concurrent use by goroutines and
+// by several processes. The zero value is not usable; use OpenPostgres.
+type Postgres struct {
+	pool *pgxpool.Pool
+	ret  Retention
+	now  func() time.Time
+
+	life sync.RWMutex
+	done bool
+
+	cacheMu sync.Mutex
+	cache   map[seriesKey]seriesEntry
+}
+
+// OpenPostgres connects to dsn (a postgres:// URL or keyword=value string)
+// and brings the schema up to date.
+func OpenPostgres(ctx context.Context, dsn string, r Retention) (*Postgres, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's message repeats the DSN, password included.
+		return nil, fmt.Errorf("%w: cannot parse PostgreSQL DSN", ErrInvalid)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := migratePostgres(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Postgres{pool: pool, ret: r.WithDefaults(), now: time.Now, cache: map[seriesKey]seriesEntry{}}, nil
+}
+
+func (s *Postgres) enter() error {
+	s.life.RLock()
+	if s.done {
+		s.life.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Postgres) leave() { s.life.RUnlock() }
+
+// Close waits for running operations, then closes the pool. Later calls
+// return nil; other methods return ErrClosed.
+func (s *Postgres) Close() error {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if !s.done {
+		s.done = true
+		s.pool.Close()
+	}
+	return nil
+}
+
+var sampleColumns = []string{"series_id", "ts", "value"}
+
+func (s *Postgres) WriteSamples(ctx context.Context, samples []metrics.Sample) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	for i, sm := range samples {
+		if err := checkSample(i, sm); err != nil {
+			return err
+		}
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("write samples: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var created map[seriesKey]seriesEntry
+	rows := make([][]any, len(samples))
+	for i, sm := range samples {
+		labels, err := labelsJSON(sm.Labels)
+		if err != nil {
+			return fmt.Errorf("write samples: encode labels: %w", err)
+		}
+		k := seriesKey{sm.Name, labels}
+		e, ok := created[k]
+		if !ok {
+			s.cacheMu.Lock()
+			e, ok = s.cache[k]
+			s.cacheMu.Unlock()
+		}
+		if !ok || e.unit != sm.Unit {
+			if err := tx.QueryRow(ctx, `INSERT INTO perfengine.series (name, labels, unit) VALUES ($1, $2, $3)
+				ON CONFLICT (name, labels) DO UPDATE SET unit = excluded.unit RETURNING id`,
+				sm.Name, labels, string(sm.Unit)).Scan(&e.id); err != nil {
+				return fmt.Errorf("write samples: series %s: %w", sm.Name, err)
+			}
+			e.unit = sm.Unit
+			if created == nil {
+				created = map[seriesKey]seriesEntry{}
+			}
+			created[k] = e
+		}
+		rows[i] = []any{e.id, nanos(sm.Time), sm.Value}
+	}
+	// COPY sends the batch in one round trip and skips per-row parsing.
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"perfengine", "samples"}, sampleColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("write samples: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("write samples: commit: %w", err)
+	}
+	if created != nil {
+		s.cacheMu.Lock()
+		maps.Copy(s.cache, created)
+		s.cacheMu.Unlock()
+	}
+	return nil
+}
+
+func (s *Postgres) QuerySamples(ctx context.Context, q SampleQuery) ([]metrics.Sample, error) {
+	if err := checkQuery(q); err != nil {
+		return nil, err
+	}
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	from, to := queryRange(q, s.now())
+	var labels *string
+	if q.Labels != nil {
+		l, err := labelsJSON(q.Labels)
+		if err != nil {
+			return nil, fmt.Errorf("query samples: encode labels: %w", err)
+		}
+		labels = &l
+	}
+	var limit *int64
+	order := "ASC"
+	if q.Limit > 0 {
+		n := int64(q.Limit)
+		limit, order = &n, "DESC"
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT r.name, r.labels, r.unit, x.ts, x.value FROM (
+			SELECT series_id, ts, value FROM perfengine.samples
+			WHERE series_id IN (SELECT id FROM perfengine.series WHERE name = $1 AND ($2::text IS NULL OR labels = $2))
+			  AND ts >= $3 AND ts < $4
+			UNION ALL
+			SELECT series_id, minute, total / n FROM perfengine.aggregates
+			WHERE series_id IN (SELECT id FROM perfengine.series WHERE name = $1 AND ($2::text IS NULL OR labels = $2))
+			  AND minute >= $3 AND minute < $4
+		) x JOIN perfengine.series r ON r.id = x.series_id
+		ORDER BY x.ts `+order+`, x.series_id `+order+`
+		LIMIT $5`, q.Name, labels, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("query samples: %w", err)
+	}
+	defer rows.Close()
+	var out []metrics.Sample
+	parsed := map[string]map[string]string{}
+	for rows.Next() {
+		var sm metrics.Sample
+		var labels, unit string
+		var ts int64
+		if err := rows.Scan(&sm.Name, &labels, &unit, &ts, &sm.Value); err != nil {
+			return nil, fmt.Errorf("query samples: %w", err)
+		}
+		l, ok := parsed[labels]
+		if !ok {
+			if l, err = parseLabels(labels); err != nil {
+				return nil, fmt.Errorf("query samples: %w", err)
+			}
+			parsed[labels] = l
+		}
+		sm.Labels = maps.Clone(l)
+		sm.Unit = metrics.Unit(unit)
+		sm.Time = fromNanos(ts)
+		out = append(out, sm)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query samples: %w", err)
+	}
+	if q.Limit > 0 {
+		reverse(out)
+	}
+	return out, nil
+}
+
+func (s *Postgres) Compact(ctx context.Context, now time.Time) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	rawCut, aggCut := cutoffs(s.ret, now)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// Two engines of a fleet compacting at once would fold the same rows
+	// twice; the lock makes the second wait and then find nothing to fold.
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", compactLock); err != nil {
+		return fmt.Errorf("compact: lock: %w", err)
+	}
+	steps := []struct {
+		what string
+		sql  string
+		args []any
+	}{
+		{"fold samples", `INSERT INTO perfengine.aggregates AS a (series_id, minute, n, total, lo, hi)
+			SELECT series_id, ts - mod(mod(ts, $1) + $1, $1) AS m, count(*), sum(value), min(value), max(value)
+			FROM perfengine.samples WHERE ts < $2 GROUP BY series_id, m
+			ON CONFLICT (series_id, minute) DO UPDATE SET
+				n = a.n + excluded.n, total = a.total + excluded.total,
+				lo = least(a.lo, excluded.lo), hi = greatest(a.hi, excluded.hi)`, []any{minute, rawCut}},
+		{"delete samples", "DELETE FROM perfengine.samples WHERE ts < $1", []any{rawCut}},
+		{"delete aggregates", "DELETE FROM perfengine.aggregates WHERE minute < $1", []any{aggCut}},
+		{"delete alerts", "DELETE FROM perfengine.alerts WHERE ts < $1", []any{aggCut}},
+	}
+	for _, st := range steps {
+		if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {
+			return fmt.Errorf("compact: %s: %w", st.what, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("compact: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *Postgres) SaveAction(ctx context.Context, a Action) error {
+	if err := checkAction(a); err != nil {
+		return err
+	}
+	args, err := actionArgs(a)
+	if err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	_, err = s.pool.Exec(ctx, `INSERT INTO perfengine.actions (`+actionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (id) DO UPDATE SET module = excluded.module, kind = excluded.kind,
+			target = excluded.target, description = excluded.description, impact = excluded.impact,
+			risk = excluded.risk, undo = excluded.undo, params = excluded.params, state = excluded.state,
+			result = excluded.result, error = excluded.error, created_at = excluded.created_at,
+			updated_at = excluded.updated_at`, args...)
+	if err != nil {
+		return fmt.Errorf("save action %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+func (s *Postgres) GetAction(ctx context.Context, id string) (Action, error) {
+	if err := s.enter(); err != nil {
+		return Action{}, err
+	}
+	defer s.leave()
+	a, err := scanAction(s.pool.QueryRow(ctx, "SELECT "+actionColumns+" FROM perfengine.actions WHERE id = $1", id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Action{}, fmt.Errorf("action %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Action{}, fmt.Errorf("get action %s: %w", id, err)
+	}
+	return a, nil
+}
+
+func (s *Postgres) ListActions(ctx context.Context, f ActionFilter) ([]Action, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	since := int64(math.MinInt64)
+	if !f.Since.IsZero() {
+		since = nanos(f.Since)
+	}
+	var limit *int64
+	if f.Limit > 0 {
+		n := int64(f.Limit)
+		limit = &n
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+actionColumns+` FROM perfengine.actions
+		WHERE ($1 = '' OR module = $1) AND ($2 = '' OR state = $2) AND created_at >= $3
+		ORDER BY created_at DESC, id DESC LIMIT $4`, f.Module, f.State, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list actions: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Action, error) { return scanAction(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list actions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Postgres) SaveBaseline(ctx context.Context, b Baseline) error {
+	if err := checkBaseline(b); err != nil {
+		return err
+	}
+	args, err := baselineArgs(b)
+	if err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if _, err := s.pool.Exec(ctx, `INSERT INTO perfengine.baselines (version, metric, vals, created_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (version, metric) DO UPDATE SET
+		vals = excluded.vals, created_at = excluded.created_at`, args...); err != nil {
+		return fmt.Errorf("save baseline %s/%s: %w", b.Version, b.Metric, err)
+	}
+	return nil
+}
+
+func (s *Postgres) Baselines(ctx context.Context, version string) ([]Baseline, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	rows, err := s.pool.Query(ctx, `SELECT version, metric, vals, created_at FROM perfengine.baselines
+		WHERE version = $1 ORDER BY metric`, version)
+	if err != nil {
+		return nil, fmt.Errorf("baselines %s: %w", version, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Baseline, error) { return scanBaseline(r) })
+	if err != nil {
+		return nil, fmt.Errorf("baselines %s: %w", version, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("baselines of version %q: %w", version, ErrNotFound)
+	}
+	return out, nil
+}
+
+func (s *Postgres) Versions(ctx context.Context) ([]string, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	rows, err := s.pool.Query(ctx, `SELECT version FROM perfengine.baselines
+		GROUP BY version ORDER BY max(created_at) DESC, version DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("versions: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("versions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Postgres) SaveAlert(ctx context.Context, a Alert) error {
+	if err := checkAlert(a); err != nil {
+		return err
+	}
+	args, err := alertArgs(a)
+	if err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if _, err := s.pool.Exec(ctx, `INSERT INTO perfengine.alerts (`+alertColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET
+		ts = excluded.ts, severity = excluded.severity, source = excluded.source, title = excluded.title,
+		detail = excluded.detail, labels = excluded.labels, resolved = excluded.resolved`, args...); err != nil {
+		return fmt.Errorf("save alert %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+func (s *Postgres) ListAlerts(ctx context.Context, limit int) ([]Alert, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var lim *int64
+	if limit > 0 {
+		n := int64(limit)
+		lim = &n
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+alertColumns+` FROM perfengine.alerts
+		ORDER BY ts DESC, id DESC LIMIT $1`, lim)
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Alert, error) { return scanAlert(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	return out, nil
+}

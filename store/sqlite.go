@@ -1,0 +1,519 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/perfengine/perfengine/metrics"
+)
+
+// DefaultSQLiteFile is the database file created when OpenSQLite is given a
+// directory.
+const DefaultSQLiteFile = "perfengine.db"
+
+var _ Store = (*SQLite)(nil)
+
+// SQLite is the embedded store: one file in WAL mode, written through a
+// single connection and read through a small pool. It is safe for
+// concurrent use, also by several processes on one file (they wait for
+// SQLite's lock, up to 10 s). The zero value is not usable; use OpenSQLite.
+type SQLite struct {
+	path string
+	ret  Retention
+	now  func() time.Time
+
+	// SQLite allows one writer at a time. Funnelling writes through one
+	// connection queues them in Go instead of having them fail with
+	// SQLITE_BUSY; readers in WAL mode never wait for the writer.
+	w    *sql.DB
+	rd   *sql.DB
+	ins  *sql.Stmt // one sample row, prepared once on w
+	ser  *sql.Stmt // series upsert, prepared once on w
+	life sync.RWMutex
+	done bool
+
+	cacheMu sync.Mutex
+	cache   map[seriesKey]seriesEntry
+}
+
+// OpenSQLite opens (creating if needed) the store at path: a database file,
+// or a directory, in which it uses DefaultSQLiteFile. Missing parent
+// directories are created. It brings the schema up to date.
+//
+// Commits use synchronous=NORMAL in WAL mode: a commit is in the operating
+// system once the call returns, so it survives the process being killed
+// (tested with SIGKILL), but the last commits can be lost if the machine
+// itself loses power. Metrics and action history can afford that; an fsync
+// per commit (synchronous=FULL) costs several times the write time.
+func OpenSQLite(path string, r Retention) (*SQLite, error) {
+	return openSQLite(path, r, "NORMAL")
+}
+
+func openSQLite(path string, r Retention, synchronous string) (*SQLite, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: empty SQLite path", ErrInvalid)
+	}
+	if strings.ContainsAny(path, "?#") {
+		// The driver reads what follows '?' as its own options.
+		return nil, fmt.Errorf("%w: SQLite path %q contains '?' or '#'", ErrInvalid, path)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, DefaultSQLiteFile)
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create store directory: %w", err)
+	}
+	common := "?_busy_timeout=10000&_foreign_keys=1&_synchronous=" + synchronous
+	w, err := sql.Open("sqlite", path+common+"&_journal_mode=WAL&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	s := &SQLite{path: path, ret: r.WithDefaults(), now: time.Now, w: w, cache: map[seriesKey]seriesEntry{}}
+	if err := s.init(); err != nil {
+		_ = s.closeDBs()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *SQLite) init() error {
+	ctx := context.Background()
+	var mode string
+	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("open sqlite %s: %w", s.path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("open sqlite %s: journal mode is %q, not wal (is the file system local?)", s.path, mode)
+	}
+	if err := migrateSQLite(ctx, s.w); err != nil {
+		return err
+	}
+	rd, err := sql.Open("sqlite", s.path+"?_busy_timeout=10000&_query_only=1")
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", s.path, err)
+	}
+	rd.SetMaxOpenConns(4)
+	s.rd = rd
+	if s.ins, err = s.w.PrepareContext(ctx, "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?)"); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	if s.ser, err = s.w.PrepareContext(ctx, `INSERT INTO series (name, labels, unit) VALUES (?, ?, ?)
+		ON CONFLICT (name, labels) DO UPDATE SET unit = excluded.unit RETURNING id`); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	return nil
+}
+
+// Path is the database file in use.
+func (s *SQLite) Path() string { return s.path }
+
+// enter holds off Close while an operation runs.
+func (s *SQLite) enter() error {
+	s.life.RLock()
+	if s.done {
+		s.life.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *SQLite) leave() { s.life.RUnlock() }
+
+// Close waits for running operations, then closes the database. Later calls
+// return nil; other methods return ErrClosed.
+func (s *SQLite) Close() error {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.done {
+		return nil
+	}
+	s.done = true
+	return s.closeDBs()
+}
+
+func (s *SQLite) closeDBs() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.ins, s.ser} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.rd != nil {
+		errs = append(errs, s.rd.Close())
+	}
+	errs = append(errs, s.w.Close())
+	return errors.Join(errs...)
+}
+
+func (s *SQLite) WriteSamples(ctx context.Context, samples []metrics.Sample) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	for i, sm := range samples {
+		if err := checkSample(i, sm); err != nil {
+			return err
+		}
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("write samples: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	ins := tx.StmtContext(ctx, s.ins)
+	// Series created here join the cache only after the commit: a rolled
+	// back transaction must not leave IDs that do not exist.
+	var created map[seriesKey]seriesEntry
+	for _, sm := range samples {
+		labels, err := labelsJSON(sm.Labels)
+		if err != nil {
+			return fmt.Errorf("write samples: encode labels: %w", err)
+		}
+		k := seriesKey{sm.Name, labels}
+		e, ok := created[k]
+		if !ok {
+			s.cacheMu.Lock()
+			e, ok = s.cache[k]
+			s.cacheMu.Unlock()
+		}
+		if !ok || e.unit != sm.Unit {
+			if err := tx.StmtContext(ctx, s.ser).QueryRowContext(ctx, sm.Name, labels, string(sm.Unit)).Scan(&e.id); err != nil {
+				return fmt.Errorf("write samples: series %s: %w", sm.Name, err)
+			}
+			e.unit = sm.Unit
+			if created == nil {
+				created = map[seriesKey]seriesEntry{}
+			}
+			created[k] = e
+		}
+		if _, err := ins.ExecContext(ctx, e.id, nanos(sm.Time), sm.Value); err != nil {
+			return fmt.Errorf("write samples: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("write samples: commit: %w", err)
+	}
+	if created != nil {
+		s.cacheMu.Lock()
+		maps.Copy(s.cache, created)
+		s.cacheMu.Unlock()
+	}
+	return nil
+}
+
+func (s *SQLite) QuerySamples(ctx context.Context, q SampleQuery) ([]metrics.Sample, error) {
+	if err := checkQuery(q); err != nil {
+		return nil, err
+	}
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	from, to := queryRange(q, s.now())
+	var labels any // NULL matches any label set
+	if q.Labels != nil {
+		l, err := labelsJSON(q.Labels)
+		if err != nil {
+			return nil, fmt.Errorf("query samples: encode labels: %w", err)
+		}
+		labels = l
+	}
+	limit := int64(-1) // SQLite: no limit
+	if q.Limit > 0 {
+		limit = int64(q.Limit)
+	}
+	order := "ASC"
+	if q.Limit > 0 {
+		order = "DESC"
+	}
+	rows, err := s.rd.QueryContext(ctx, `
+		SELECT r.name, r.labels, r.unit, x.ts, x.value FROM (
+			SELECT series_id, ts, value FROM samples
+			WHERE series_id IN (SELECT id FROM series WHERE name = ?1 AND (?2 IS NULL OR labels = ?2))
+			  AND ts >= ?3 AND ts < ?4
+			UNION ALL
+			SELECT series_id, minute, total / n FROM aggregates
+			WHERE series_id IN (SELECT id FROM series WHERE name = ?1 AND (?2 IS NULL OR labels = ?2))
+			  AND minute >= ?3 AND minute < ?4
+		) x JOIN series r ON r.id = x.series_id
+		ORDER BY x.ts `+order+`, x.series_id `+order+`
+		LIMIT ?5`, q.Name, labels, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("query samples: %w", err)
+	}
+	out, err := collectSamples(rows)
+	if err != nil {
+		return nil, fmt.Errorf("query samples: %w", err)
+	}
+	if q.Limit > 0 {
+		reverse(out)
+	}
+	return out, nil
+}
+
+func collectSamples(rows *sql.Rows) ([]metrics.Sample, error) {
+	defer rows.Close()
+	var out []metrics.Sample
+	parsed := map[string]map[string]string{}
+	for rows.Next() {
+		var sm metrics.Sample
+		var labels, unit string
+		var ts int64
+		if err := rows.Scan(&sm.Name, &labels, &unit, &ts, &sm.Value); err != nil {
+			return nil, err
+		}
+		l, ok := parsed[labels]
+		if !ok {
+			var err error
+			if l, err = parseLabels(labels); err != nil {
+				return nil, err
+			}
+			parsed[labels] = l
+		}
+		sm.Labels = maps.Clone(l) // callers may change one sample's labels
+		sm.Unit = metrics.Unit(unit)
+		sm.Time = fromNanos(ts)
+		out = append(out, sm)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQLite) Compact(ctx context.Context, now time.Time) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	rawCut, aggCut := cutoffs(s.ret, now)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	steps := []struct {
+		what string
+		sql  string
+		arg  int64
+	}{
+		{"fold samples", `INSERT INTO aggregates (series_id, minute, n, total, lo, hi)
+			SELECT series_id, ts - ((ts % ?1) + ?1) % ?1 AS m, count(*), sum(value), min(value), max(value)
+			FROM samples WHERE ts < ?2 GROUP BY series_id, m
+			ON CONFLICT (series_id, minute) DO UPDATE SET
+				n = n + excluded.n, total = total + excluded.total,
+				lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)`, rawCut},
+		{"delete samples", "DELETE FROM samples WHERE ts < ?2", rawCut},
+		{"delete aggregates", "DELETE FROM aggregates WHERE minute < ?2", aggCut},
+		{"delete alerts", "DELETE FROM alerts WHERE ts < ?2", aggCut},
+	}
+	for _, st := range steps {
+		if _, err := tx.ExecContext(ctx, st.sql, minute, st.arg); err != nil {
+			return fmt.Errorf("compact: %s: %w", st.what, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("compact: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *SQLite) SaveAction(ctx context.Context, a Action) error {
+	if err := checkAction(a); err != nil {
+		return err
+	}
+	args, err := actionArgs(a)
+	if err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	_, err = s.w.ExecContext(ctx, `INSERT OR REPLACE INTO actions (`+actionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	if err != nil {
+		return fmt.Errorf("save action %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+func (s *SQLite) GetAction(ctx context.Context, id string) (Action, error) {
+	if err := s.enter(); err != nil {
+		return Action{}, err
+	}
+	defer s.leave()
+	a, err := scanAction(s.rd.QueryRowContext(ctx, "SELECT "+actionColumns+" FROM actions WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Action{}, fmt.Errorf("action %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Action{}, fmt.Errorf("get action %s: %w", id, err)
+	}
+	return a, nil
+}
+
+func (s *SQLite) ListActions(ctx context.Context, f ActionFilter) ([]Action, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	since := int64(math.MinInt64)
+	if !f.Since.IsZero() {
+		since = nanos(f.Since)
+	}
+	limit := int64(-1)
+	if f.Limit > 0 {
+		limit = int64(f.Limit)
+	}
+	rows, err := s.rd.QueryContext(ctx, `SELECT `+actionColumns+` FROM actions
+		WHERE (?1 = '' OR module = ?1) AND (?2 = '' OR state = ?2) AND created_at >= ?3
+		ORDER BY created_at DESC, id DESC LIMIT ?4`, f.Module, f.State, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list actions: %w", err)
+	}
+	defer rows.Close()
+	var out []Action
+	for rows.Next() {
+		a, err := scanAction(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list actions: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list actions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *SQLite) SaveBaseline(ctx context.Context, b Baseline) error {
+	if err := checkBaseline(b); err != nil {
+		return err
+	}
+	args, err := baselineArgs(b)
+	if err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if _, err := s.w.ExecContext(ctx, `INSERT OR REPLACE INTO baselines (version, metric, vals, created_at)
+		VALUES (?, ?, ?, ?)`, args...); err != nil {
+		return fmt.Errorf("save baseline %s/%s: %w", b.Version, b.Metric, err)
+	}
+	return nil
+}
+
+func (s *SQLite) Baselines(ctx context.Context, version string) ([]Baseline, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	rows, err := s.rd.QueryContext(ctx, `SELECT version, metric, vals, created_at FROM baselines
+		WHERE version = ? ORDER BY metric`, version)
+	if err != nil {
+		return nil, fmt.Errorf("baselines %s: %w", version, err)
+	}
+	defer rows.Close()
+	var out []Baseline
+	for rows.Next() {
+		b, err := scanBaseline(rows)
+		if err != nil {
+			return nil, fmt.Errorf("baselines %s: %w", version, err)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("baselines %s: %w", version, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("baselines of version %q: %w", version, ErrNotFound)
+	}
+	return out, nil
+}
+
+func (s *SQLite) Versions(ctx context.Context) ([]string, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	rows, err := s.rd.QueryContext(ctx, `SELECT version FROM baselines
+		GROUP BY version ORDER BY max(created_at) DESC, version DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("versions: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("versions: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("versions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *SQLite) SaveAlert(ctx context.Context, a Alert) error {
+	if err := checkAlert(a); err != nil {
+		return err
+	}
+	args, err := alertArgs(a)
+	if err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if _, err := s.w.ExecContext(ctx, `INSERT OR REPLACE INTO alerts (`+alertColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+		return fmt.Errorf("save alert %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+func (s *SQLite) ListAlerts(ctx context.Context, limit int) ([]Alert, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	lim := int64(-1)
+	if limit > 0 {
+		lim = int64(limit)
+	}
+	rows, err := s.rd.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts ORDER BY ts DESC, id DESC LIMIT ?`, lim)
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []Alert
+	for rows.Next() {
+		a, err := scanAlert(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list alerts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	return out, nil
+}

@@ -48,7 +48,13 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	samples := e.source()
-	types := make(map[string]prometheus.ValueType, len(samples))
+	// One family has one type and one help text: the first sample of a name
+	// sets them for the scrape.
+	type family struct {
+		vt   prometheus.ValueType
+		help string
+	}
+	families := make(map[string]family, len(samples))
 	seen := make(map[string]struct{}, len(samples))
 	for i := range samples {
 		s := &samples[i]
@@ -57,9 +63,13 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 			e.dropped.Add(1)
 			continue
 		}
-		if t, ok := types[name]; ok && t != vt {
+		fam, known := families[name]
+		if known && fam.vt != vt {
 			e.dropped.Add(1)
 			continue
+		}
+		if !known {
+			fam = family{vt: vt, help: helpText(s.Name, s.Unit)}
 		}
 		labelNames := make([]string, 0, len(s.Labels))
 		for k := range s.Labels {
@@ -76,14 +86,13 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 			e.dropped.Add(1)
 			continue
 		}
-		help := "perfengine sample " + name + "."
-		desc := prometheus.NewDesc(name, help, labelNames, nil)
+		desc := prometheus.NewDesc(name, fam.help, labelNames, nil)
 		m, err := prometheus.NewConstMetric(desc, vt, value, labelValues...)
 		if err != nil {
 			e.dropped.Add(1)
 			continue
 		}
-		types[name] = vt
+		families[name] = fam
 		seen[id] = struct{}{}
 		ch <- m
 	}
@@ -123,6 +132,14 @@ func PrometheusName(namespace, name string, unit Unit, value float64) (string, f
 		base = namespace + "_" + base
 	}
 	return base, value, vt
+}
+
+func helpText(name string, unit Unit) string {
+	name = strings.ToValidUTF8(name, "\uFFFD")
+	if unit == "" {
+		return "perfengine sample " + name + "."
+	}
+	return "perfengine sample " + name + " (" + strings.ToValidUTF8(string(unit), "\uFFFD") + "), in Prometheus base units."
 }
 
 func trimAnySuffix(s string, suffixes ...string) string {

@@ -5,8 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	rtmetrics "runtime/metrics"
 	"runtime/debug"
+	rtmetrics "runtime/metrics"
 	"testing"
 	"time"
 )

@@ -1,0 +1,136 @@
+package dashboard
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/perfengine/perfengine"
+	"github.com/perfengine/perfengine/metrics"
+)
+
+//go:embed templates/page.html.tmpl
+var templateFS embed.FS
+
+// formArgs feed the approve/undo form of one action.
+type formArgs struct {
+	Auth bool
+	ID   string
+	Verb string
+}
+
+var pageTemplate = template.Must(template.New("page.html.tmpl").Funcs(template.FuncMap{
+	"form": func(auth bool, id, verb string) formArgs { return formArgs{auth, id, verb} },
+}).ParseFS(templateFS, "templates/page.html.tmpl"))
+
+// keyMetrics are the figures the status page shows first, in this order.
+var keyMetrics = []struct{ key, label string }{
+	{metrics.CPUPercent, "CPU (machine)"},
+	{metrics.MemoryUsageRatio, "memory of limit"},
+	{metrics.ResponseTimeMs, "p95 response time"},
+	{metrics.ThroughputRPS, "throughput"},
+	{metrics.ErrorRate, "error rate"},
+	{metrics.Goroutines, "goroutines"},
+	{metrics.HeapInUseBytes, "heap in use"},
+	{metrics.GCPauseP99Ms, "GC pause p99"},
+}
+
+// metricView is one figure as the page shows it. Format tells the page's
+// script how to render fresh values the same way.
+type metricView struct {
+	Key, Label, Format, Text string
+}
+
+// maxPageActions bounds the actions table; the API has them all.
+const maxPageActions = 30
+
+type pageData struct {
+	S       perfengine.Summary
+	Key     []metricView
+	All     []metricView
+	Actions []perfengine.Action
+	Auth    bool
+}
+
+func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
+	s := d.eng.Summary()
+	data := pageData{S: s, Auth: d.auth}
+	for _, k := range keyMetrics {
+		v, ok := s.Metrics[k.key]
+		text := "–"
+		f := metricFormat(k.key)
+		if ok {
+			text = formatMetric(f, v)
+		}
+		data.Key = append(data.Key, metricView{Key: k.key, Label: k.label, Format: f, Text: text})
+	}
+	keys := make([]string, 0, len(s.Metrics))
+	for k := range s.Metrics {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		f := metricFormat(k)
+		data.All = append(data.All, metricView{Key: k, Format: f, Text: formatMetric(f, s.Metrics[k])})
+	}
+	data.Actions = d.eng.Actions()
+	if len(data.Actions) > maxPageActions {
+		data.Actions = data.Actions[:maxPageActions]
+	}
+	var b bytes.Buffer
+	if err := pageTemplate.Execute(&b, data); err != nil {
+		d.fail(w, r, codeInternal, "render page: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b.Bytes())
+}
+
+// metricFormat picks how to show a series from its name's unit suffix, the
+// naming convention every module follows.
+func metricFormat(key string) string {
+	name, _, _ := strings.Cut(key, "{")
+	switch {
+	case strings.HasSuffix(name, "_bytes"):
+		return "bytes"
+	case strings.HasSuffix(name, "_ratio"), strings.HasSuffix(name, "_fraction"), name == metrics.ErrorRate:
+		return "ratio"
+	case strings.HasSuffix(name, "_percent"):
+		return "percent"
+	case strings.HasSuffix(name, "_ms"):
+		return "ms"
+	case strings.HasSuffix(name, "_rps"):
+		return "rps"
+	}
+	return "number"
+}
+
+// formatMetric renders v; app.js has the same rules.
+func formatMetric(format string, v float64) string {
+	switch format {
+	case "bytes":
+		units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+		i := 0
+		for v >= 1024 && i < len(units)-1 {
+			v /= 1024
+			i++
+		}
+		return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
+	case "ratio":
+		return strconv.FormatFloat(v*100, 'f', 2, 64) + " %"
+	case "percent":
+		return strconv.FormatFloat(v, 'f', 1, 64) + " %"
+	case "ms":
+		return strconv.FormatFloat(v, 'f', 1, 64) + " ms"
+	case "rps":
+		return strconv.FormatFloat(v, 'f', 1, 64) + " req/s"
+	}
+	return fmt.Sprintf("%.4g", v)
+}

@@ -24,7 +24,6 @@ CREATE TABLE samples (
 	value     REAL NOT NULL
 );
 CREATE INDEX samples_series_ts ON samples (series_id, ts);
-CREATE INDEX samples_ts ON samples (ts);  -- compaction scans by age
 CREATE TABLE aggregates (
 	series_id INTEGER NOT NULL,
 	minute    INTEGER NOT NULL,           -- start of the minute

@@ -243,8 +243,8 @@ func testCompact(t *testing.T, s store.Store) {
 		// so this one stays raw for now.
 		sample("c", 7, rawEdge.Add(-20*time.Second), lbl),
 		sample("c", 8, rawEdge.Add(-40*time.Second), lbl), // previous minute: folded
-		sample("c", 50, now.Add(-31*24*time.Hour), lbl),  // past aggregate retention
-		sample("c", 60, now.Add(-29*24*time.Hour), lbl),  // within it
+		sample("c", 50, now.Add(-31*24*time.Hour), lbl),   // past aggregate retention
+		sample("c", 60, now.Add(-29*24*time.Hour), lbl),   // within it
 		sample("c", 20, now.Add(-time.Hour), lbl),
 		sample("c", 21, now.Add(-time.Hour+time.Second), lbl),
 	}

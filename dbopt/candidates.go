@@ -1,0 +1,319 @@
+package dbopt
+
+import (
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
+)
+
+// table is a resolved table with what the advisor needs to know of it.
+type table struct {
+	OID        uint32
+	Schema     string
+	Name       string
+	Rows       float64
+	Columns    map[string]bool
+	Distinct   map[string]float64 // estimated distinct values per column
+	WriteShare float64            // writes / (writes + scans), 0..1
+}
+
+func (t *table) qualified() string { return quoteIdent(t.Schema, t.Name) }
+
+// display is schema.table, or table in the public schema.
+func (t *table) display() string {
+	if t.Schema == "public" || t.Schema == "main" || t.Schema == "" {
+		return t.Name
+	}
+	return t.Schema + "." + t.Name
+}
+
+// candidate is a possible index.
+type candidate struct {
+	Table   *table
+	Columns []string
+	Where   string // SQL predicate, "" for a full index
+	key     string
+	// evaluation state
+	size     int64
+	bound    float64 // upper bound of its benefit, from its last evaluation
+	dead     bool
+	handle   string // the evaluator's name for it while it exists
+	affected []int // queries it may help
+}
+
+func (c *candidate) String() string {
+	s := c.Table.display() + "(" + strings.Join(c.Columns, ", ") + ")"
+	if c.Where != "" {
+		s += " WHERE " + c.Where
+	}
+	return s
+}
+
+// ddl returns the CREATE INDEX statement, without CONCURRENTLY and name
+// when name is "".
+func (c *candidate) ddl(name string, concurrently bool) string {
+	var b strings.Builder
+	b.WriteString("CREATE INDEX ")
+	if concurrently {
+		b.WriteString("CONCURRENTLY ")
+	}
+	if name != "" {
+		b.WriteString(quoteIdent(name))
+		b.WriteByte(' ')
+	}
+	b.WriteString("ON ")
+	b.WriteString(c.Table.qualified())
+	b.WriteString(" (")
+	for i, col := range c.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteIdent(col))
+	}
+	b.WriteByte(')')
+	if c.Where != "" {
+		b.WriteString(" WHERE ")
+		b.WriteString(c.Where)
+	}
+	return b.String()
+}
+
+// indexName is a readable name within PostgreSQL's 63 bytes, with a hash
+// when the columns do not fit.
+func indexName(c *candidate) string {
+	parts := append([]string{c.Table.Name}, c.Columns...)
+	if c.Where != "" {
+		parts = append(parts, "partial")
+	}
+	name := strings.Join(parts, "_") + "_idx"
+	if len(name) <= 63 {
+		return name
+	}
+	h := fnv.New32a()
+	h.Write([]byte(c.key))
+	suffix := fmt.Sprintf("_%08x_idx", h.Sum32())
+	return name[:63-len(suffix)] + suffix
+}
+
+// usage is how one query uses one table's columns.
+type usage struct {
+	Eq, Range, Sort, Group []string
+	Preds                  []predicate
+	All                    map[string]bool
+}
+
+// resolve maps a shape's column references onto the tables it reads.
+func resolve(s *shape, lookup func(tableRef) *table) map[*table]*usage {
+	byQual := map[string]*table{}
+	var tabs []*table
+	for _, tr := range s.Tables {
+		t := lookup(tr)
+		if t == nil {
+			continue
+		}
+		tabs = append(tabs, t)
+		byQual[strings.ToLower(tr.Name)] = t
+		if tr.Schema != "" {
+			byQual[strings.ToLower(tr.Schema+"."+tr.Name)] = t
+		}
+		if tr.Alias != "" {
+			byQual[strings.ToLower(tr.Alias)] = t
+		}
+	}
+	find := func(c colRef) *table {
+		if c.Qual != "" {
+			t := byQual[strings.ToLower(c.Qual)]
+			if t != nil && t.Columns[c.Name] {
+				return t
+			}
+			return nil
+		}
+		var found *table
+		for _, t := range tabs {
+			if t.Columns[c.Name] {
+				if found != nil && found != t {
+					return nil // ambiguous
+				}
+				found = t
+			}
+		}
+		return found
+	}
+	out := map[*table]*usage{}
+	get := func(t *table) *usage {
+		u := out[t]
+		if u == nil {
+			u = &usage{All: map[string]bool{}}
+			out[t] = u
+		}
+		return u
+	}
+	addAll := func(dst func(*usage) *[]string, cols []colRef) {
+		for _, c := range cols {
+			if t := find(c); t != nil {
+				u := get(t)
+				p := dst(u)
+				if !contains(*p, c.Name) {
+					*p = append(*p, c.Name)
+				}
+				u.All[c.Name] = true
+			}
+		}
+	}
+	addAll(func(u *usage) *[]string { return &u.Eq }, s.Eq)
+	addAll(func(u *usage) *[]string { return &u.Eq }, s.Join)
+	addAll(func(u *usage) *[]string { return &u.Range }, s.Range)
+	// ORDER BY and GROUP BY help only when all their columns are on one
+	// table.
+	for _, list := range []struct {
+		cols []colRef
+		dst  func(*usage) *[]string
+	}{{s.Sort, func(u *usage) *[]string { return &u.Sort }}, {s.Group, func(u *usage) *[]string { return &u.Group }}} {
+		var t0 *table
+		ok := len(list.cols) > 0
+		for _, c := range list.cols {
+			t := find(c)
+			if t == nil || (t0 != nil && t != t0) {
+				ok = false
+				break
+			}
+			t0 = t
+		}
+		if ok {
+			addAll(list.dst, list.cols)
+		}
+	}
+	for _, p := range s.Preds {
+		if t := find(p.Col); t != nil {
+			u := get(t)
+			u.Preds = append(u.Preds, p)
+			u.All[p.Col.Name] = true
+		}
+	}
+	return out
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// candidatesFor proposes btree indexes for one query's use of one table:
+// single columns, equality columns (most selective first), then one range
+// or the sort columns, and partial variants for constant predicates.
+func candidatesFor(t *table, u *usage, maxCols int, partial bool) []*candidate {
+	var out []*candidate
+	seen := map[string]bool{}
+	add := func(cols []string, where string) {
+		if len(cols) == 0 || len(cols) > maxCols {
+			if len(cols) > maxCols {
+				cols = cols[:maxCols]
+			} else {
+				return
+			}
+		}
+		// A column twice in one index is never useful.
+		dedup := make([]string, 0, len(cols))
+		for _, c := range cols {
+			if !contains(dedup, c) {
+				dedup = append(dedup, c)
+			}
+		}
+		k := t.qualified() + "(" + strings.Join(dedup, ",") + ")" + where
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		out = append(out, &candidate{Table: t, Columns: dedup, Where: where, key: k})
+	}
+	eq := append([]string(nil), u.Eq...)
+	sort.SliceStable(eq, func(i, j int) bool {
+		di, dj := t.Distinct[eq[i]], t.Distinct[eq[j]]
+		if di != dj {
+			return di > dj
+		}
+		return eq[i] < eq[j]
+	})
+	var bases [][]string
+	for _, c := range eq {
+		bases = append(bases, []string{c})
+	}
+	for _, c := range u.Range {
+		bases = append(bases, []string{c})
+	}
+	for k := 2; k <= len(eq) && k <= maxCols; k++ {
+		bases = append(bases, eq[:k])
+	}
+	if len(eq) > 0 {
+		head := eq[:min(len(eq), maxCols-1)]
+		for _, r := range u.Range {
+			if !contains(head, r) {
+				bases = append(bases, append(append([]string(nil), head...), r))
+			}
+		}
+		for _, r := range u.Range {
+			// The best equality column alone with the range: narrower,
+			// often as good.
+			if !contains(eq[:1], r) {
+				bases = append(bases, []string{eq[0], r})
+			}
+		}
+	}
+	if len(u.Sort) > 0 {
+		bases = append(bases, u.Sort)
+		if len(eq) > 0 {
+			bases = append(bases, append(append([]string(nil), eq[:min(len(eq), maxCols-1)]...), u.Sort...))
+		}
+	}
+	if len(u.Group) > 0 {
+		bases = append(bases, u.Group)
+		if len(eq) > 0 {
+			bases = append(bases, append(append([]string(nil), eq[:min(len(eq), maxCols-1)]...), u.Group...))
+		}
+	}
+	for _, b := range bases {
+		add(b, "")
+	}
+	if partial {
+		n := len(bases)
+		for _, p := range u.Preds {
+			col := quoteIdent(p.Col.Name)
+			where := p.SQL(col)
+			for _, b := range bases[:n] {
+				if contains(b, p.Col.Name) {
+					continue
+				}
+				add(b, where)
+			}
+		}
+	}
+	return out
+}
+
+// servedBy reports whether an existing index makes the candidate useless:
+// its columns start with the candidate's, and its predicate (if any) is
+// the candidate's.
+func servedBy(c *candidate, existing []pgIndex) bool {
+	for _, x := range existing {
+		if !x.Valid || x.HasExpr || x.AM != "btree" || x.Schema != c.Table.Schema || x.Table != c.Table.Name {
+			continue
+		}
+		if x.Where != "" && !strings.EqualFold(normalizePred(x.Where), normalizePred(c.Where)) {
+			continue
+		}
+		if hasPrefix(x.Columns, c.Columns) {
+			return true
+		}
+	}
+	return false
+}
+
+func normalizePred(s string) string {
+	s = strings.NewReplacer("(", "", ")", "", `"`, "", "::text", "").Replace(s)
+	return strings.Join(strings.Fields(s), " ")
+}

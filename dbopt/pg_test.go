@@ -1,0 +1,347 @@
+package dbopt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// ordersSchema is a table big enough that the planner prefers an index for
+// a selective filter, small enough to load in a second.
+const ordersSchema = `
+CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL, country text NOT NULL);
+INSERT INTO customers (email, country) SELECT 'c' || i || '@example.com', (ARRAY['de','fr','us','jp'])[1 + i % 4] FROM generate_series(1, 5000) i;
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, created_at timestamptz NOT NULL, total numeric);
+INSERT INTO orders (customer_id, status, created_at, total)
+  SELECT 1 + i % 5000, CASE WHEN i % 20 = 0 THEN 'pending' ELSE 'done' END, timestamptz '2026-01-01' - i * interval '1 minute', i % 100
+  FROM generate_series(1, 100000) i;
+ANALYZE customers; ANALYZE orders;`
+
+func TestAdvisePostgres(t *testing.T) {
+	dsn, pool := newPG(t)
+	mustExec(t, pool, ordersSchema)
+	// Forget the bulk load: the advisor would count it as write load.
+	mustExec(t, pool, `SELECT pg_stat_reset()`)
+	o := newOpt(t, dsn)
+	ctx := context.Background()
+	qs := []Query{
+		{SQL: "SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT 10", Calls: 1000, MeanMs: 12},
+		{SQL: "SELECT count(*) FROM orders WHERE status = 'pending' AND created_at > timestamptz '2025-12-31'", Calls: 10, MeanMs: 30},
+		{SQL: "SELECT o.id FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.email = $1", Calls: 500, MeanMs: 8},
+		{SQL: "SELECT * FROM orders WHERE id = 5", Calls: 100, MeanMs: 0.1},
+		{SQL: "SELECT * FROM gone WHERE a = 1"},
+		{SQL: "SELEC oops"},
+		{SQL: "SELECT * FROM orders WHERE $1 IS NULL"},
+	}
+	adv, err := o.Advise(ctx, qs, AdviseOptions{})
+	if err != nil {
+		t.Fatalf("Advise: %v", err)
+	}
+	got := map[string]Suggestion{}
+	for _, s := range adv.Suggestions {
+		key := s.Table + "(" + strings.Join(s.Columns, ",") + ")"
+		if s.Where != "" {
+			key += " WHERE " + s.Where
+		}
+		got[key] = s
+		if s.SavingsPct <= 20 || s.CostAfter >= s.CostBefore || s.SizeBytes <= 0 || len(s.Queries) == 0 {
+			t.Errorf("suggestion %s: savings %.1f%%, cost %.1f -> %.1f, %d bytes, %d queries; want a real saving", key, s.SavingsPct, s.CostBefore, s.CostAfter, s.SizeBytes, len(s.Queries))
+		}
+		if !strings.HasPrefix(s.Statement, "CREATE INDEX CONCURRENTLY ") {
+			t.Errorf("statement %q, want CREATE INDEX CONCURRENTLY", s.Statement)
+		}
+	}
+	for _, want := range []string{"orders(customer_id,created_at)", "customers(email)", `orders(created_at) WHERE "status" = 'pending'`} {
+		if _, ok := got[want]; !ok {
+			t.Errorf("Advise suggestions = %v, want %s", keys(got), want)
+		}
+	}
+	if len(adv.Suggestions) != 3 {
+		t.Errorf("Advise gave %d suggestions %v, want 3 (no index for the primary key lookup, none redundant)", len(adv.Suggestions), keys(got))
+	}
+	reasons := map[string]string{}
+	for _, s := range adv.Skipped {
+		reasons[s.Query] = s.Reason
+	}
+	if !strings.Contains(reasons["SELECT * FROM gone WHERE a = 1"], "does not exist") ||
+		!strings.Contains(reasons["SELEC oops"], "syntax error") ||
+		!strings.Contains(reasons["SELECT * FROM orders WHERE $1 IS NULL"], "could not determine data type") {
+		t.Errorf("Skipped = %v, want the missing table, the syntax error and the unknown parameter type", reasons)
+	}
+	if adv.CostAfter >= adv.CostBefore {
+		t.Errorf("workload cost %.0f -> %.0f, want lower", adv.CostBefore, adv.CostAfter)
+	}
+
+	// Budget: only what fits.
+	small, err := o.Advise(ctx, qs, AdviseOptions{Budget: 300 << 10})
+	if err != nil {
+		t.Fatalf("Advise with budget: %v", err)
+	}
+	var total int64
+	for _, s := range small.Suggestions {
+		total += s.SizeBytes
+	}
+	if total > 300<<10 || len(small.Suggestions) >= len(adv.Suggestions) {
+		t.Errorf("with a 300 KiB budget: %d suggestions of %d bytes, want fewer within budget", len(small.Suggestions), total)
+	}
+
+	// Apply the best one for real, prove it is used, and undo it.
+	s := got["orders(customer_id,created_at)"]
+	applied, err := o.AddIndex(ctx, s)
+	if err != nil {
+		t.Fatalf("AddIndex: %v", err)
+	}
+	if len(applied.Used) == 0 || !strings.Contains(applied.Plan, s.Name) {
+		t.Errorf("AddIndex = %+v, want the plan to use %s", applied, s.Name)
+	}
+	var valid bool
+	if err := pool.QueryRow(ctx, `SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)`, applied.Name).Scan(&valid); err != nil || !valid {
+		t.Fatalf("index %s valid = %v, %v", applied.Name, valid, err)
+	}
+	again, err := o.Advise(ctx, qs[:1], AdviseOptions{})
+	if err != nil || len(again.Suggestions) != 0 {
+		t.Errorf("Advise after AddIndex = %v, %v; want nothing: the index exists", again, err)
+	}
+	if err := o.DropIndex(ctx, applied.Name); err != nil {
+		t.Fatalf("DropIndex: %v", err)
+	}
+	if err := o.DropIndex(ctx, applied.Name); err != nil {
+		t.Fatalf("DropIndex twice: %v", err)
+	}
+	mustExec(t, pool, `CREATE INDEX users_own ON orders (total)`)
+	if err := o.DropIndex(ctx, "users_own"); !errors.Is(err, ErrNotOurs) {
+		t.Fatalf("DropIndex(user's index) = %v, want ErrNotOurs", err)
+	}
+}
+
+func keys(m map[string]Suggestion) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestAddIndexFailureLeavesNothing(t *testing.T) {
+	dsn, pool := newPG(t)
+	mustExec(t, pool, `CREATE TABLE dup (a int); INSERT INTO dup SELECT 1 FROM generate_series(1, 10)`)
+	o := newOpt(t, dsn)
+	ctx := context.Background()
+	// A unique index cannot be built over duplicates: the concurrent build
+	// fails and leaves an invalid index, which AddIndex must drop. A plain
+	// index cannot fail this way, so build the statement through the
+	// predicate: a division by zero fails in the middle of the build.
+	_, err := o.AddIndex(ctx, Suggestion{Table: "dup", Columns: []string{"a"}, Where: "1 / (a - 1) > 0", Name: "dup_bad_idx"})
+	if err == nil {
+		t.Fatal("AddIndex = nil, want the build to fail")
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = 'dup_bad_idx'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("leftover indexes = %d (%v), want 0 after a failed build", n, err)
+	}
+	if _, err := o.AddIndex(ctx, Suggestion{Table: "missing", Columns: []string{"a"}}); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("AddIndex(missing table) = %v, want does not exist", err)
+	}
+	if _, err := o.AddIndex(ctx, Suggestion{Table: "dup", Columns: []string{"a"}, Where: "true); DROP TABLE dup; --"}); err == nil {
+		t.Fatal("AddIndex with an injected predicate = nil, want refused")
+	}
+	var exists bool
+	_ = pool.QueryRow(ctx, `SELECT to_regclass('dup') IS NOT NULL`).Scan(&exists)
+	if !exists {
+		t.Fatal("table dup was dropped by an injected predicate")
+	}
+}
+
+func TestHealthPostgres(t *testing.T) {
+	dsn, pool := newPG(t)
+	mustExec(t, pool, ordersSchema)
+	mustExec(t, pool, `
+		CREATE INDEX orders_customer_idx ON orders (customer_id);
+		CREATE INDEX orders_customer_status_idx ON orders (customer_id, status);
+		CREATE TABLE small_ids (id smallserial PRIMARY KEY, v int);
+		SELECT setval('small_ids_id_seq', 31000);
+		CREATE TABLE churn (id int PRIMARY KEY, v int);
+		INSERT INTO churn SELECT i, i FROM generate_series(1, 20000) i;
+		ANALYZE churn;
+		DELETE FROM churn WHERE id % 2 = 0;`)
+	// Sequential scans on a big table: the missing-index check.
+	for range 3 {
+		mustExec(t, pool, `SELECT count(*) FROM orders WHERE total = 7`)
+	}
+	// pg_stat_* are updated by the backends when they go idle; ask for it.
+	mustExec(t, pool, `SELECT pg_stat_force_next_flush()`)
+	o := newOpt(t, dsn, WithClock(func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }))
+	ctx := context.Background()
+	r, err := o.Health(ctx)
+	if err != nil {
+		t.Fatalf("Health: %v", err)
+	}
+	if len(r.Checks) != len(pgChecks) {
+		t.Fatalf("Health has %d checks, want %d", len(r.Checks), len(pgChecks))
+	}
+	tests := []struct {
+		check, status, object string
+	}{
+		{"duplicate_indexes", StatusWarning, "public.orders_customer_idx"},
+		{"unused_indexes", StatusWarning, "public.orders_customer_status_idx"},
+		{"sequence_overflow", StatusCritical, "small_ids.id (public.small_ids_id_seq)"},
+		{"missing_indexes", StatusWarning, "public.orders"},
+		{"vacuum_analyze", StatusWarning, "public.churn"},
+		{"connections", StatusOK, ""},
+		{"transaction_id_wraparound", StatusOK, ""},
+		{"slow_queries", StatusOK, ""},
+		{"replication_lag", StatusOK, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.check, func(t *testing.T) {
+			c := r.Check(tc.check)
+			if c == nil {
+				t.Fatalf("no check %s", tc.check)
+			}
+			if c.Status != tc.status {
+				t.Fatalf("%s status = %s (%s), want %s", tc.check, c.Status, c.Summary, tc.status)
+			}
+			if tc.object == "" {
+				return
+			}
+			for _, it := range c.Items {
+				if it.Object == tc.object {
+					return
+				}
+			}
+			t.Fatalf("%s items = %+v, want %s", tc.check, c.Items, tc.object)
+		})
+	}
+	if r.Status != StatusCritical {
+		t.Errorf("report status = %s, want critical (the sequence)", r.Status)
+	}
+	// The report's JSON shape, with the figures that vary masked.
+	for i := range r.Checks {
+		r.Checks[i].Summary = ""
+		r.Checks[i].Items = nil
+	}
+	r.Database, r.Version = "db", "15"
+	got, _ := json.MarshalIndent(r, "", "  ")
+	golden(t, "health_postgres.golden.json", got)
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test -update): %v", err)
+	}
+	if string(want) != string(got) {
+		t.Errorf("%s differs:\n got: %s\nwant: %s", name, got, want)
+	}
+}
+
+func TestSlowQueriesPostgres(t *testing.T) {
+	dsn, pool := newPG(t)
+	mustExec(t, pool, `CREATE TABLE s (a int)`)
+	o := newOpt(t, dsn, WithThresholds(Thresholds{SlowQueryMs: 1, SlowQueryCalls: 2}))
+	ctx := context.Background()
+	for range 3 {
+		mustExec(t, pool, `SELECT pg_sleep(0.002) FROM s WHERE a = 1 UNION ALL SELECT pg_sleep(0.002)`)
+	}
+	slow, err := o.SlowQueries(ctx)
+	if err != nil {
+		t.Fatalf("SlowQueries: %v", err)
+	}
+	found := false
+	for _, q := range slow {
+		found = found || strings.Contains(q.Query, "pg_sleep")
+	}
+	if !found {
+		t.Fatalf("SlowQueries = %+v, want the pg_sleep statement", slow)
+	}
+
+	// Without the extension the error names the fix.
+	mustExec(t, pool, `DROP EXTENSION pg_stat_statements`)
+	_, err = o.SlowQueries(ctx)
+	if !errors.Is(err, ErrNoStatStatements) || !strings.Contains(err.Error(), "CREATE EXTENSION pg_stat_statements") {
+		t.Fatalf("SlowQueries without the extension = %v, want ErrNoStatStatements naming CREATE EXTENSION", err)
+	}
+	r, err := o.Health(ctx)
+	if err != nil {
+		t.Fatalf("Health: %v", err)
+	}
+	if c := r.Check("slow_queries"); c.Status != StatusSkipped || !strings.Contains(c.Summary, "CREATE EXTENSION") {
+		t.Fatalf("slow_queries check = %+v, want skipped with the fix", c)
+	}
+	mustExec(t, pool, `DROP EXTENSION hypopg`)
+	_, err = o.Advise(ctx, []Query{{SQL: "SELECT * FROM s WHERE a = 1"}}, AdviseOptions{})
+	if !errors.Is(err, ErrNoHypoPG) || !strings.Contains(err.Error(), "CREATE EXTENSION hypopg") {
+		t.Fatalf("Advise without hypopg = %v, want ErrNoHypoPG naming CREATE EXTENSION hypopg", err)
+	}
+}
+
+func TestConnectErrors(t *testing.T) {
+	dsn, pool := newPG(t)
+	ctx := context.Background()
+	mustExec(t, pool, `DO $$ BEGIN CREATE ROLE pe_pw LOGIN PASSWORD 'right'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`)
+	tests := []struct {
+		name, dsn, want string
+	}{
+		{"unreachable", "postgres://127.0.0.1:1/x?connect_timeout=2", "connect"},
+		{"missing sqlite file", "sqlite:" + filepath.Join(t.TempDir(), "nope.db"), "no such file"},
+		{"not sqlite", "sqlite:" + writeFile(t, "junk.db", strings.Repeat("not a database ", 100)), "not a database"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := New(tc.dsn)
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			defer o.Close()
+			err = o.Initialize(ctx)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Initialize = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	_ = dsn
+	if _, err := New("mysql://x"); !errors.Is(err, ErrBadDSN) {
+		t.Fatalf("New(mysql) = %v, want ErrBadDSN", err)
+	}
+	o, _ := New("postgres://127.0.0.1:1/x")
+	if _, err := o.Health(ctx); !errors.Is(err, ErrNotInitialized) {
+		t.Fatalf("Health before Initialize = %v, want ErrNotInitialized", err)
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestReadOnlyPostgres(t *testing.T) {
+	dsn, pool := newPG(t)
+	mustExec(t, pool, `CREATE TABLE r (a int)`)
+	var db string
+	_ = pool.QueryRow(context.Background(), `SELECT current_database()`).Scan(&db)
+	mustExec(t, pool, `ALTER DATABASE "`+db+`" SET default_transaction_read_only = on`)
+	o := newOpt(t, dsn)
+	if _, err := o.AddIndex(context.Background(), Suggestion{Table: "r", Columns: []string{"a"}}); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("AddIndex on a read-only database = %v, want ErrReadOnly", err)
+	}
+	mustExec(t, pool, `SET default_transaction_read_only = off; ALTER DATABASE "`+db+`" RESET default_transaction_read_only`)
+}

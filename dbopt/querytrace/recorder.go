@@ -1,0 +1,155 @@
+package querytrace
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// DefaultMaxStatements bounds the distinct statements a Recorder keeps;
+// statements past it are counted under OtherStatements. Applications that
+// inline literals into SQL would otherwise grow it without limit.
+const DefaultMaxStatements = 1000
+
+// OtherStatements is the key under which statements past the limit are
+// counted.
+const OtherStatements = "(other statements)"
+
+// maxArgBytes bounds the sample arguments kept per statement; larger ones
+// are not kept.
+const maxArgBytes = 256
+
+// Recorder keeps a latency histogram per SQL statement. The zero value is
+// not usable; use NewRecorder. It is safe for concurrent use.
+type Recorder struct {
+	max int
+	mu  sync.Mutex
+	m   map[string]*entry
+}
+
+type entry struct {
+	h      *hdrhistogram.Histogram // microseconds
+	calls  int64
+	errors int64
+	total  time.Duration
+	args   []any
+}
+
+// NewRecorder returns a recorder keeping at most maxStatements distinct
+// statements (0: DefaultMaxStatements).
+func NewRecorder(maxStatements int) *Recorder {
+	if maxStatements <= 0 {
+		maxStatements = DefaultMaxStatements
+	}
+	return &Recorder{max: maxStatements, m: make(map[string]*entry)}
+}
+
+// Record adds one execution of sql that took d. args, when small scalars,
+// are kept as the statement's sample arguments so an advisor can time the
+// statement before and after an index; they never leave the process.
+func (r *Recorder) Record(sql string, d time.Duration, err error, args []any) {
+	us := d.Microseconds()
+	if us < 1 {
+		us = 1
+	}
+	r.mu.Lock()
+	e := r.m[sql]
+	if e == nil {
+		if len(r.m) >= r.max {
+			sql = OtherStatements
+			e = r.m[sql]
+		}
+		if e == nil {
+			// 1 µs to 1 h at 2 significant digits: about 1.5 KB a statement.
+			e = &entry{h: hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 2)}
+			r.m[sql] = e
+		}
+	}
+	_ = e.h.RecordValue(us)
+	e.calls++
+	e.total += d
+	if err != nil {
+		e.errors++
+	}
+	if e.args == nil && len(args) > 0 && sql != OtherStatements {
+		e.args = keepArgs(args)
+	}
+	r.mu.Unlock()
+}
+
+func keepArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case nil, bool, int, int32, int64, uint32, uint64, float32, float64, time.Time:
+			out[i] = v
+		case string:
+			if len(v) > maxArgBytes {
+				return []any{}
+			}
+			out[i] = v
+		case []byte:
+			if len(v) > maxArgBytes {
+				return []any{}
+			}
+			out[i] = append([]byte(nil), v...)
+		default:
+			return []any{}
+		}
+	}
+	return out
+}
+
+// Stat is one statement's figures.
+type Stat struct {
+	Query   string  `json:"query"`
+	Calls   int64   `json:"calls"`
+	Errors  int64   `json:"errors"`
+	TotalMs float64 `json:"total_ms"`
+	MeanMs  float64 `json:"mean_ms"`
+	P50Ms   float64 `json:"p50_ms"`
+	P95Ms   float64 `json:"p95_ms"`
+	P99Ms   float64 `json:"p99_ms"`
+	MaxMs   float64 `json:"max_ms"`
+	// Args are the arguments of one execution, kept in memory only.
+	Args []any `json:"-"`
+}
+
+// Snapshot returns every statement's figures, largest total time first.
+func (r *Recorder) Snapshot() []Stat {
+	r.mu.Lock()
+	out := make([]Stat, 0, len(r.m))
+	for q, e := range r.m {
+		out = append(out, Stat{
+			Query:   q,
+			Calls:   e.calls,
+			Errors:  e.errors,
+			TotalMs: ms(e.total),
+			MeanMs:  ms(e.total) / float64(e.calls),
+			P50Ms:   float64(e.h.ValueAtQuantile(50)) / 1000,
+			P95Ms:   float64(e.h.ValueAtQuantile(95)) / 1000,
+			P99Ms:   float64(e.h.ValueAtQuantile(99)) / 1000,
+			MaxMs:   float64(e.h.Max()) / 1000,
+			Args:    e.args,
+		})
+	}
+	r.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].TotalMs != out[j].TotalMs {
+			return out[i].TotalMs > out[j].TotalMs
+		}
+		return out[i].Query < out[j].Query
+	})
+	return out
+}
+
+// Reset forgets everything recorded.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	clear(r.m)
+	r.mu.Unlock()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,238 @@
+package dbopt
+
+import (
+	"context"
+	"sort"
+)
+
+// wq is a workload query during advice.
+type wq struct {
+	Query
+	shape  *shape
+	uses   map[*table]*usage
+	base   float64 // planner cost with the existing indexes
+	cur    float64 // with the picks so far
+	weight float64 // calls × mean time per unit of cost, or calls
+}
+
+// evaluator costs queries with hypothetical indexes. Implementations keep
+// the picked indexes in place between calls.
+type evaluator interface {
+	// with returns the costs of the queries with c added to the picks, and
+	// c's size in bytes.
+	with(ctx context.Context, c *candidate, qs []*wq) (costs []float64, size int64, err error)
+	// keep adds c to the picks.
+	keep(ctx context.Context, c *candidate) error
+	// drop removes a pick again.
+	drop(ctx context.Context, c *candidate) error
+	// costs returns the queries' costs with the picks in place.
+	costs(ctx context.Context, qs []*wq) ([]float64, error)
+}
+
+// pick is a chosen index with what it saves.
+type pick struct {
+	c      *candidate
+	qs     []*wq
+	before []float64
+	after  []float64
+}
+
+// tieTolerance: candidates whose benefit is within this fraction of the
+// best are compared by size, so a narrower index wins at equal benefit.
+const tieTolerance = 0.02
+
+// selectIndexes picks indexes greedily across the workload. Each round
+// takes the candidate with the largest weighted saving given the picks so
+// far (so two indexes serving the same query are not both picked), that
+// clears the bars of AdviseOptions and fits in the budget. Savings only
+// shrink as picks accumulate, so a candidate's last saving bounds its next
+// one and most candidates are not re-costed (lazy greedy).
+func selectIndexes(ctx context.Context, ev evaluator, qs []*wq, cands []*candidate, opt AdviseOptions) ([]pick, error) {
+	var total float64
+	for _, q := range qs {
+		total += q.weight * q.base
+	}
+	for _, c := range cands {
+		c.bound = -1 // not evaluated: try first
+	}
+	var picks []pick
+	var used int64
+	for len(picks) < opt.MaxIndexes {
+		if err := ctx.Err(); err != nil {
+			return picks, err
+		}
+		sort.SliceStable(cands, func(i, j int) bool {
+			bi, bj := cands[i].bound, cands[j].bound
+			if (bi < 0) != (bj < 0) {
+				return bi < 0
+			}
+			return bi > bj
+		})
+		var best *pick
+		var bestBenefit float64
+		for _, c := range cands {
+			if c.dead {
+				continue
+			}
+			if best != nil && c.bound >= 0 && c.bound < bestBenefit*(1-tieTolerance) {
+				break
+			}
+			aff := affectedBy(c, qs)
+			if len(aff) == 0 {
+				c.dead = true
+				continue
+			}
+			costs, size, err := ev.with(ctx, c, aff)
+			if err != nil {
+				c.dead = true
+				continue
+			}
+			c.size = size
+			var benefit, affBase float64
+			var helped []*wq
+			var before, after []float64
+			for i, q := range aff {
+				d := q.cur - costs[i]
+				if d > q.cur*1e-3 {
+					benefit += q.weight * d
+					affBase += q.weight * q.cur
+					helped = append(helped, q)
+					before = append(before, q.cur)
+					after = append(after, costs[i])
+				}
+			}
+			c.bound = benefit
+			if benefit <= 0 {
+				c.dead = true
+				continue
+			}
+			if !passes(c, benefit, affBase, total, opt) {
+				continue
+			}
+			if opt.Budget > 0 && used+size > opt.Budget {
+				continue
+			}
+			if best == nil || benefit > bestBenefit*(1+tieTolerance) ||
+				(benefit >= bestBenefit*(1-tieTolerance) && smaller(c, best.c)) {
+				best = &pick{c: c, qs: helped, before: before, after: after}
+			}
+			bestBenefit = max(bestBenefit, benefit)
+		}
+		if best == nil {
+			break
+		}
+		if err := ev.keep(ctx, best.c); err != nil {
+			return picks, err
+		}
+		best.c.dead = true
+		used += best.c.size
+		for i, q := range best.qs {
+			q.cur = best.after[i]
+		}
+		picks = append(picks, *best)
+	}
+	picks, err := prune(ctx, ev, qs, picks, opt, total)
+	if err != nil {
+		return nil, err
+	}
+	return attribute(ctx, ev, qs, picks)
+}
+
+// passes reports whether a saving clears the bars of AdviseOptions.
+func passes(c *candidate, benefit, affBase, total float64, opt AdviseOptions) bool {
+	bar := opt.MinSavings * (1 + c.Table.WriteShare)
+	return benefit > 0 && benefit >= bar*affBase && benefit >= opt.MinWorkloadShare*total
+}
+
+// prune removes picks that later picks made redundant: a narrow index
+// picked first for a query that a wider pick then served better. Each pick
+// in turn is taken out and kept out if, as the last pick, it would no
+// longer clear the bars.
+func prune(ctx context.Context, ev evaluator, qs []*wq, picks []pick, opt AdviseOptions, total float64) ([]pick, error) {
+	if len(picks) < 2 {
+		return picks, nil
+	}
+	var kept []pick
+	for _, p := range picks {
+		aff := affectedBy(p.c, qs)
+		if err := ev.drop(ctx, p.c); err != nil {
+			return nil, err
+		}
+		without, err := ev.costs(ctx, aff)
+		if err != nil {
+			return nil, err
+		}
+		var benefit, affBase float64
+		for i, q := range aff {
+			if d := without[i] - q.cur; d > 0 {
+				benefit += q.weight * d
+				affBase += q.weight * without[i]
+			}
+		}
+		if passes(p.c, benefit, affBase, total, opt) {
+			if err := ev.keep(ctx, p.c); err != nil {
+				return nil, err
+			}
+			kept = append(kept, p)
+			continue
+		}
+		for i, q := range aff {
+			q.cur = without[i]
+		}
+	}
+	return kept, nil
+}
+
+// attribute measures what each pick saves with the picks ranked above it
+// in place, which is how suggestions report their savings.
+func attribute(ctx context.Context, ev evaluator, qs []*wq, picks []pick) ([]pick, error) {
+	for _, p := range picks {
+		if err := ev.drop(ctx, p.c); err != nil {
+			return nil, err
+		}
+	}
+	for _, q := range qs {
+		q.cur = q.base
+	}
+	out := make([]pick, 0, len(picks))
+	for _, p := range picks {
+		aff := affectedBy(p.c, qs)
+		if err := ev.keep(ctx, p.c); err != nil {
+			return nil, err
+		}
+		after, err := ev.costs(ctx, aff)
+		if err != nil {
+			return nil, err
+		}
+		np := pick{c: p.c}
+		for i, q := range aff {
+			if q.cur-after[i] > q.cur*1e-3 {
+				np.qs = append(np.qs, q)
+				np.before = append(np.before, q.cur)
+				np.after = append(np.after, after[i])
+			}
+			q.cur = min(q.cur, after[i])
+		}
+		out = append(out, np)
+	}
+	return out, nil
+}
+
+func smaller(a, b *candidate) bool {
+	if a.size != b.size {
+		return a.size < b.size
+	}
+	return len(a.Columns) < len(b.Columns)
+}
+
+// affectedBy returns the queries that read c's table and use its leading
+// column, the only ones a btree on it can help.
+func affectedBy(c *candidate, qs []*wq) []*wq {
+	var out []*wq
+	for _, q := range qs {
+		if u := q.uses[c.Table]; u != nil && u.All[c.Columns[0]] {
+			out = append(out, q)
+		}
+	}
+	return out
+}

@@ -64,13 +64,13 @@ func (k Cost) params() float64 {
 	return 3 // location, mean and variance
 }
 
-// PELT finds the segmentation of y minimising total cost plus pen per change
+// pelt finds the segmentation of y minimising total cost plus pen per change
 // point (Killick, Fearnhead & Eckley 2012), with segments of at least
 // minSeg points. It returns the first index of every new segment, ascending.
 // Pruning makes it linear when change points keep arriving; a long series
 // without any change degrades towards quadratic time, which is why Detect
 // defaults to binary segmentation.
-func PELT(c *segCost, n, minSeg int, pen float64) []int {
+func pelt(c *segCost, n, minSeg int, pen float64) []int {
 	if minSeg < 1 {
 		minSeg = 1
 	}
@@ -112,10 +112,10 @@ func PELT(c *segCost, n, minSeg int, pen float64) []int {
 	return cps
 }
 
-// BinSeg finds change points by binary segmentation: split a segment where
+// binSeg finds change points by binary segmentation: split a segment where
 // the cost drops most, keep the split if the drop exceeds pen, and recurse
 // into both halves. O(n log n) for balanced splits.
-func BinSeg(c *segCost, n, minSeg int, pen float64) []int {
+func binSeg(c *segCost, n, minSeg int, pen float64) []int {
 	if minSeg < 1 {
 		minSeg = 1
 	}

@@ -39,6 +39,11 @@ type ChangePoint struct {
 	PValue     float64 `json:"p_value"`
 }
 
+// PELTMaxPoints is the longest series MethodPELT searches exactly; longer
+// ones use binary segmentation, whose O(n log n) holds without changes,
+// where PELT's pruning fails and its time grows with n².
+const PELTMaxPoints = 20_000
+
 // DetectOptions choose the offline detector. DefaultDetectOptions is the
 // one fixed parameter set `perfengine regress detect` uses, tuned for F1 on
 // the annotated synthetic series in testdata/synth.
@@ -66,13 +71,13 @@ type DetectOptions struct {
 // DefaultDetectOptions returns the tuned default parameter set.
 func DefaultDetectOptions() DetectOptions {
 	return DetectOptions{
-		Method:     MethodBinSeg,
+		Method:     MethodPELT,
 		Cost:       CostMeanVar,
-		Penalty:    3,
+		Penalty:    2,
 		MinSegment: 5,
 		Despike:    4,
 		MaxP:       0.001,
-		MinEffect:  0.5,
+		MinEffect:  1,
 	}
 }
 
@@ -171,10 +176,10 @@ func detectIdx(y []float64, o DetectOptions) []int {
 	cost := newSegCost(z, o.Cost, 1e-2)
 	pen := o.Penalty * o.Cost.params() * math.Log(float64(n))
 	var cps []int
-	if o.Method == MethodPELT {
-		cps = PELT(cost, n, minSeg, pen)
+	if o.Method == MethodPELT && n <= PELTMaxPoints {
+		cps = pelt(cost, n, minSeg, pen)
 	} else {
-		cps = BinSeg(cost, n, minSeg, pen)
+		cps = binSeg(cost, n, minSeg, pen)
 	}
 	if o.MaxP > 0 || o.MinEffect > 0 {
 		maxP := o.MaxP

@@ -1,0 +1,186 @@
+package regress
+
+import (
+	"math"
+	"slices"
+)
+
+// OnlineOptions tune the streaming detector. Zero values mean the defaults.
+type OnlineOptions struct {
+	// Warmup is how many points learn the reference level after a start
+	// or a detected change; default 10.
+	Warmup int `json:"warmup"`
+	// Threshold is the CUSUM decision level h in noise deviations;
+	// default 5.
+	Threshold float64 `json:"threshold"`
+	// Drift is the CUSUM allowance k in noise deviations; default 0.5.
+	Drift float64 `json:"drift"`
+	// Clip bounds each point's contribution to ±Clip noise deviations, so
+	// one spike moves the sums by at most Clip−Drift, below Threshold;
+	// default 3.
+	Clip float64 `json:"clip"`
+	// MinEffect is the smallest relative change of the mean reported,
+	// 0.1 = 10%; default 0.1. Series whose reference mean is 0 use the
+	// noise scale instead.
+	MinEffect float64 `json:"min_effect"`
+}
+
+// Default online settings.
+const (
+	DefaultOnlineWarmup    = 10
+	DefaultOnlineThreshold = 5
+	DefaultOnlineDrift     = 0.5
+	DefaultOnlineClip      = 3
+	DefaultOnlineMinEffect = 0.1
+)
+
+func (o OnlineOptions) withDefaults() OnlineOptions {
+	if o.Warmup < 3 {
+		o.Warmup = DefaultOnlineWarmup
+	}
+	if o.Threshold <= 0 {
+		o.Threshold = DefaultOnlineThreshold
+	}
+	if o.Drift <= 0 {
+		o.Drift = DefaultOnlineDrift
+	}
+	if o.Clip <= 0 {
+		o.Clip = DefaultOnlineClip
+	}
+	if o.MinEffect <= 0 {
+		o.MinEffect = DefaultOnlineMinEffect
+	}
+	return o
+}
+
+// Alarm is a change the online detector confirmed.
+type Alarm struct {
+	// Index is the position (counting every point added, missing ones
+	// too) at which the change was confirmed; Start is the estimated first
+	// point of the new level.
+	Index      int     `json:"index"`
+	Start      int     `json:"start"`
+	MeanBefore float64 `json:"mean_before"`
+	MeanAfter  float64 `json:"mean_after"`
+	ChangePct  float64 `json:"change_pct"`
+	// Up is true when the level rose.
+	Up bool `json:"up"`
+}
+
+// Online is a two-sided CUSUM over a robustly estimated reference: the
+// median and MAD of the first Warmup points. After an alarm it learns the
+// new level and carries on. Each Add is O(1) amortised: the warm-up sort
+// happens once per regime.
+//
+// The zero value is not usable; create one with NewOnline. An Online is not
+// safe for concurrent use.
+type Online struct {
+	o        OnlineOptions
+	n        int // points seen, missing included
+	warm     []float64
+	ref, sd  float64
+	ready    bool
+	hi, lo   float64 // CUSUM sums
+	hiStart  int     // where the current positive run began
+	loStart  int
+	hiSum    float64 // sum and count of values since hiStart
+	loSum    float64
+	hiN, loN int
+}
+
+// NewOnline returns a detector with options o.
+func NewOnline(o OnlineOptions) *Online {
+	o = o.withDefaults()
+	return &Online{o: o, warm: make([]float64, 0, o.Warmup)}
+}
+
+// Ready reports whether the reference level has been learnt.
+func (d *Online) Ready() bool { return d.ready }
+
+// Reference returns the learnt level and noise scale.
+func (d *Online) Reference() (level, scale float64) { return d.ref, d.sd }
+
+// Add feeds one value; NaN counts as missing and is skipped. It reports
+// an Alarm when a change is confirmed.
+func (d *Online) Add(v float64) (Alarm, bool) {
+	i := d.n
+	d.n++
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return Alarm{}, false
+	}
+	if !d.ready {
+		d.warm = append(d.warm, v)
+		if len(d.warm) == d.o.Warmup {
+			d.learn()
+		}
+		return Alarm{}, false
+	}
+	z := (v - d.ref) / d.sd
+	z = math.Max(-d.o.Clip, math.Min(d.o.Clip, z))
+	if d.hi == 0 {
+		d.hiStart, d.hiSum, d.hiN = i, 0, 0
+	}
+	if d.lo == 0 {
+		d.loStart, d.loSum, d.loN = i, 0, 0
+	}
+	d.hi = math.Max(0, d.hi+z-d.o.Drift)
+	d.lo = math.Max(0, d.lo-z-d.o.Drift)
+	if d.hi > 0 {
+		d.hiSum += v
+		d.hiN++
+	}
+	if d.lo > 0 {
+		d.loSum += v
+		d.loN++
+	}
+	if d.hi > d.o.Threshold {
+		if a, ok := d.alarm(i, d.hiStart, d.hiSum/float64(d.hiN), true); ok {
+			return a, true
+		}
+	}
+	if d.lo > d.o.Threshold {
+		if a, ok := d.alarm(i, d.loStart, d.loSum/float64(d.loN), false); ok {
+			return a, true
+		}
+	}
+	return Alarm{}, false
+}
+
+func (d *Online) alarm(i, start int, after float64, up bool) (Alarm, bool) {
+	big := math.Abs(after-d.ref) >= d.o.MinEffect*math.Abs(d.ref)
+	if d.ref == 0 {
+		big = math.Abs(after) >= d.sd
+	}
+	if !big {
+		return Alarm{}, false
+	}
+	a := Alarm{Index: i, Start: start, MeanBefore: d.ref, MeanAfter: after, Up: up}
+	if d.ref != 0 {
+		a.ChangePct = (after/d.ref - 1) * 100
+	}
+	d.ready = false
+	d.warm = d.warm[:0]
+	d.hi, d.lo = 0, 0
+	return a, true
+}
+
+func (d *Online) learn() {
+	s := slices.Clone(d.warm)
+	slices.Sort(s)
+	d.ref = sortedMedian(s)
+	for i := range s {
+		s[i] = math.Abs(s[i] - d.ref)
+	}
+	slices.Sort(s)
+	d.sd = 1.4826 * sortedMedian(s)
+	// A quiet or quantised warm-up has no spread; a floor of 1% of the level
+	// keeps ordinary jitter from looking like a change.
+	if floor := 0.01 * math.Abs(d.ref); d.sd < floor {
+		d.sd = floor
+	}
+	if d.sd == 0 {
+		d.sd = 1e-9
+	}
+	d.ready = true
+	d.hi, d.lo = 0, 0
+}

@@ -38,11 +38,18 @@ func parseUint(b []byte) (uint64, bool) {
 // parseStatmRSS returns the resident set size in pages: the second field of
 // /proc/[pid]/statm.
 func parseStatmRSS(b []byte) (uint64, bool) {
-	f := bytes.Fields(b)
-	if len(f) < 2 {
-		return 0, false
+	// Fields by hand: bytes.Fields allocates, and this runs every interval.
+	field := func(b []byte) (f, rest []byte) {
+		b = bytes.TrimLeft(b, " \t\n")
+		i := bytes.IndexAny(b, " \t\n")
+		if i < 0 {
+			return b, nil
+		}
+		return b[:i], b[i:]
 	}
-	return parseUint(f[1])
+	_, rest := field(b)
+	rss, _ := field(rest)
+	return parseUint(rss)
 }
 
 // parseMemTotal returns MemTotal of /proc/meminfo in bytes.

@@ -214,7 +214,7 @@ func FuzzPrometheusName(f *testing.F) {
 	f.Add("", "", "", "")
 	f.Fuzz(func(t *testing.T, name, unit, label, value string) {
 		got, v, _ := PrometheusName("perfengine", name, Unit(unit), 1000)
-		if got != "" && !model.IsValidLegacyMetricName(got) {
+		if got != "" && !model.LegacyValidation.IsValidMetricName(got) {
 			t.Errorf("PrometheusName(%q) = %q, not a valid metric name", name, got)
 		}
 		if math.IsNaN(v) {
@@ -229,4 +229,13 @@ func FuzzPrometheusName(f *testing.F) {
 			t.Errorf("Gather with name %q label %q=%q: %v", name, label, value, err)
 		}
 	})
+}
+
+type prometheusMetric = prometheus.Metric
+
+func collectInto(e *Exporter, ch chan prometheus.Metric) {
+	e.Collect(ch)
+	for len(ch) > 0 {
+		<-ch
+	}
 }

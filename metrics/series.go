@@ -26,10 +26,20 @@ type Series struct {
 	name string
 
 	mu   sync.RWMutex
-	buf  []Point
+	buf  []point
 	next int // index the next Add writes to
 	n    int // points held, <= len(buf)
 }
+
+// point is how a Series stores a Point: Unix nanoseconds instead of a
+// time.Time keep the buffer free of pointers, so the garbage collector never
+// scans it, and halve its size; comparing int64s also makes Stats cheaper.
+type point struct {
+	ns int64
+	v  float64
+}
+
+func (p point) public() Point { return Point{Time: time.Unix(0, p.ns), Value: p.v} }
 
 // NewSeries returns an empty series holding at most capacity points
 // (DefaultSeriesCapacity when capacity <= 0).
@@ -37,7 +47,7 @@ func NewSeries(name string, capacity int) *Series {
 	if capacity <= 0 {
 		capacity = DefaultSeriesCapacity
 	}
-	return &Series{name: name, buf: make([]Point, capacity)}
+	return &Series{name: name, buf: make([]point, capacity)}
 }
 
 // Name returns the name the series was created with.
@@ -54,7 +64,7 @@ func (s *Series) Add(t time.Time, v float64) {
 		return
 	}
 	s.mu.Lock()
-	s.buf[s.next] = Point{Time: t, Value: v}
+	s.buf[s.next] = point{ns: t.UnixNano(), v: v}
 	s.next++
 	if s.next == len(s.buf) {
 		s.next = 0
@@ -72,7 +82,7 @@ func (s *Series) Last() (Point, bool) {
 	if s.n == 0 {
 		return Point{}, false
 	}
-	return s.buf[s.lastIndex()], true
+	return s.buf[s.lastIndex()].public(), true
 }
 
 func (s *Series) lastIndex() int {
@@ -90,7 +100,8 @@ func (s *Series) Len() int {
 }
 
 // Points appends the held points to dst[:0], oldest first, and returns it.
-// Pass the previous result back in to avoid allocating.
+// Pass the previous result back in to avoid allocating. Times come back in
+// the local time zone and without a monotonic clock reading.
 func (s *Series) Points(dst []Point) []Point {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -99,11 +110,10 @@ func (s *Series) Points(dst []Point) []Point {
 	if start < 0 {
 		start += len(s.buf)
 	}
-	if start+s.n <= len(s.buf) {
-		return append(dst, s.buf[start:start+s.n]...)
+	for i := 0; i < s.n; i++ {
+		dst = append(dst, s.buf[(start+i)%len(s.buf)].public())
 	}
-	dst = append(dst, s.buf[start:]...)
-	return append(dst, s.buf[:s.next]...)
+	return dst
 }
 
 // scratchPool holds value buffers for Stats, so computing percentiles does
@@ -121,46 +131,47 @@ func (s *Series) Stats(now time.Time, window time.Duration) Stats {
 	vals := (*scratch)[:0]
 
 	s.mu.RLock()
-	var cutoff time.Time
+	cutoff := int64(math.MinInt64)
 	if window > 0 {
-		cutoff = now.Add(-window)
+		cutoff = now.Add(-window).UnixNano()
 	}
 	// The ring is walked oldest to newest so Last is the newest point inside
 	// the window; the fit is computed around the first point's time to keep
 	// the sums small enough for float64 to stay exact.
 	var (
-		t0                       time.Time
+		t0                       int64
 		sumX, sumY, sumXX, sumXY float64
-		minX, maxX               float64
 	)
 	start := s.next - s.n
 	if start < 0 {
 		start += len(s.buf)
 	}
 	for i := 0; i < s.n; i++ {
-		p := &s.buf[(start+i)%len(s.buf)]
-		if window > 0 && !p.Time.After(cutoff) {
+		j := start + i
+		if j >= len(s.buf) {
+			j -= len(s.buf)
+		}
+		p := s.buf[j]
+		if p.ns <= cutoff {
 			continue
 		}
 		if len(vals) == 0 {
-			t0 = p.Time
-			st.Min, st.Max = p.Value, p.Value
+			t0 = p.ns
+			st.Min, st.Max = p.v, p.v
 		}
-		x := p.Time.Sub(t0).Seconds()
-		if len(vals) == 0 || x < minX {
-			minX = x
+		x := float64(p.ns-t0) * 1e-9
+		vals = append(vals, p.v)
+		st.Last = p.v
+		if p.v < st.Min {
+			st.Min = p.v
 		}
-		if len(vals) == 0 || x > maxX {
-			maxX = x
+		if p.v > st.Max {
+			st.Max = p.v
 		}
-		vals = append(vals, p.Value)
-		st.Last = p.Value
-		st.Min = math.Min(st.Min, p.Value)
-		st.Max = math.Max(st.Max, p.Value)
 		sumX += x
-		sumY += p.Value
+		sumY += p.v
 		sumXX += x * x
-		sumXY += x * p.Value
+		sumXY += x * p.v
 	}
 	s.mu.RUnlock()
 
@@ -168,11 +179,10 @@ func (s *Series) Stats(now time.Time, window time.Duration) Stats {
 	if st.Count > 0 {
 		n := float64(st.Count)
 		st.Mean = sumY / n
-		if maxX > minX {
-			den := n*sumXX - sumX*sumX
-			if den != 0 {
-				st.Slope = (n*sumXY - sumX*sumY) / den
-			}
+		// Points all at one instant give x == 0 throughout, so den is
+		// exactly zero: no trend to fit.
+		if den := n*sumXX - sumX*sumX; den != 0 {
+			st.Slope = (n*sumXY - sumX*sumY) / den
 		}
 		st.P50, st.P95, st.P99 = percentiles(vals)
 	}

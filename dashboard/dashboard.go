@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -315,4 +316,23 @@ func (d *Dashboard) handleMutate(verb string, call func(ctx context.Context, id 
 		}
 		writeJSON(w, http.StatusOK, a)
 	}
+}
+
+// CheckExposure refuses an address beyond loopback without a token: the
+// dashboard's approve and undo endpoints would be open to the network.
+func CheckExposure(addr, token string) error {
+	if token != "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("server.addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("server.addr %q is not a loopback address: set server.token or PERFENGINE_TOKEN to guard approve and undo", addr)
 }

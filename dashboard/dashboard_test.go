@@ -465,3 +465,27 @@ func BenchmarkSummary(b *testing.B) {
 		})
 	}
 }
+
+func TestCheckExposure(t *testing.T) {
+	tests := []struct {
+		addr, token string
+		ok          bool
+	}{
+		{"127.0.0.1:7070", "", true},
+		{"[::1]:7070", "", true},
+		{"localhost:7070", "", true},
+		{"127.0.0.2:0", "", true},
+		{"0.0.0.0:7070", "", false},
+		{":7070", "", false},
+		{"192.0.2.1:7070", "", false},
+		{"example.com:7070", "", false},
+		{"0.0.0.0:7070", "t", true},
+		{"nope", "", false},
+	}
+	for _, tc := range tests {
+		err := dashboard.CheckExposure(tc.addr, tc.token)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckExposure(%q, %q) = %v, want ok %v", tc.addr, tc.token, err, tc.ok)
+		}
+	}
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/perfengine/perfengine"
+	"github.com/perfengine/perfengine/dashboard"
+)
+
+// shutdownTimeout bounds the graceful shutdown of the server and engine.
+const shutdownTimeout = 10 * time.Second
+
+func newServeCmd() *cobra.Command {
+	var configFile, addr, dataDir string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon: engine, dashboard, JSON API, /metrics and /healthz",
+		Long: `serve runs the engine as a daemon and serves its dashboard at /, the JSON API
+at /api/v1/..., Prometheus metrics at /metrics and /healthz.
+
+The configuration is read from --config (YAML), then from the environment
+(PERFORMANCE_MONITORING_INTERVAL, CPU_WARNING_THRESHOLD, PERFENGINE_TOKEN, ...);
+flags override both. An invalid value stops serve with every problem named.
+serve refuses to listen beyond loopback without a token (server.token or
+PERFENGINE_TOKEN), which guards approve and undo.`,
+		Example: `  perfengine serve
+  perfengine serve --config perfengine.yaml --data-dir /var/lib/perfengine
+  PERFENGINE_TOKEN=$(openssl rand -hex 16) perfengine serve --addr 0.0.0.0:7070
+  curl -s http://127.0.0.1:7070/api/v1/summary`,
+		Args: cobra.NoArgs,
+	}
+	cmd.Flags().StringVar(&configFile, "config", "", "YAML configuration `file` (default: none, the built-in defaults)")
+	cmd.Flags().StringVar(&addr, "addr", perfengine.DefaultServerAddr, "`host:port` to serve on (overrides server.addr)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", perfengine.DefaultDataDir, "`directory` of the embedded store (overrides store.dataDir)")
+	asJSON := addJSONFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cfg, err := perfengine.LoadConfig(configFile)
+		if err != nil {
+			return err
+		}
+		if cmd.Flags().Changed("addr") {
+			cfg.Server.Addr = addr
+		}
+		if cmd.Flags().Changed("data-dir") {
+			cfg.Store.DataDir = dataDir
+		}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		return serve(cmd, cfg, *asJSON)
+	}
+	return cmd
+}
+
+func serve(cmd *cobra.Command, cfg perfengine.Config, asJSON bool) error {
+	ctx := cmd.Context()
+	if err := dashboard.CheckExposure(cfg.Server.Addr, cfg.Server.Token); err != nil {
+		return err
+	}
+	log := newLogger(cmd, asJSON)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	eng, err := perfengine.New(cfg, perfengine.WithLogger(log), perfengine.WithRegisterer(reg))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return err
+	}
+	if err := eng.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("start engine: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           dashboard.New(eng, dashboard.Options{Token: cfg.Server.Token, Gatherer: reg, Logger: log}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	}()
+	url := "http://" + ln.Addr().String()
+	if asJSON {
+		if err := writeJSON(cmd.OutOrStdout(), map[string]string{"dashboard_url": url}); err != nil {
+			log.Warn("write address", "err", err)
+		}
+	}
+	progressf(cmd, "perfengine: dashboard on %s (Ctrl-C to stop)", url)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		progressf(cmd, "perfengine: shutting down; a second signal aborts")
+	case runErr = <-serveErr:
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("shut down server: %w", err))
+	}
+	if err := eng.Stop(sctx); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("stop engine: %w", err))
+	}
+	return runErr
+}

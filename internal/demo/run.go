@@ -1,0 +1,185 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/perfengine/perfengine"
+	"github.com/perfengine/perfengine/dashboard"
+)
+
+// Defaults of Run, the `perfengine demo` command.
+const (
+	DefaultAddr          = "127.0.0.1:8080"
+	DefaultDashboardAddr = "127.0.0.1:7070"
+	// DefaultInterval is the demo's monitoring interval: short, so figures
+	// appear within seconds of the start.
+	DefaultInterval = 2 * time.Second
+	// ShutdownTimeout bounds the graceful shutdown of servers and engine.
+	ShutdownTimeout = 10 * time.Second
+)
+
+// RunOptions configure Run. Zero fields take the defaults above.
+type RunOptions struct {
+	Addr          string // the demo service; default DefaultAddr
+	DashboardAddr string // the dashboard; default DefaultDashboardAddr
+	DataDir       string // demo database and engine store; required
+	NoLoad        bool   // do not drive load
+	LoadRate      float64
+	// Config is the engine's configuration; Run sets the store's data dir,
+	// the database DSN and the dashboard address in it. The zero value uses
+	// perfengine.DefaultConfig with DefaultInterval.
+	Config perfengine.Config
+	Logger *slog.Logger
+	// Ready, when set, is called once both servers listen, with their URLs.
+	Ready func(demoURL, dashboardURL string)
+}
+
+// RunResult is what a demo run did.
+type RunResult struct {
+	DemoURL      string    `json:"demo_url"`
+	DashboardURL string    `json:"dashboard_url"`
+	Load         LoadStats `json:"load"`
+}
+
+// Run is `perfengine demo`: the demo service with the engine embedded, its
+// dashboard, and (unless NoLoad) the load driver, until ctx is done; then a
+// graceful shutdown. Optimizers join through wire.
+func Run(ctx context.Context, o RunOptions) (RunResult, error) {
+	if o.DataDir == "" {
+		return RunResult{}, errors.New("demo: data dir is required")
+	}
+	if o.Addr == "" {
+		o.Addr = DefaultAddr
+	}
+	if o.DashboardAddr == "" {
+		o.DashboardAddr = DefaultDashboardAddr
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg := o.Config
+	if cfg.MonitoringInterval == 0 {
+		cfg = perfengine.DefaultConfig()
+		cfg.MonitoringInterval = perfengine.Duration(DefaultInterval)
+	}
+	cfg.Store.DataDir = o.DataDir
+	cfg.Server.Addr = o.DashboardAddr
+	if cfg.Database.DSN == "" {
+		cfg.Database.DSN = "sqlite:" + DBPath(o.DataDir)
+	}
+	if err := cfg.Validate(); err != nil {
+		return RunResult{}, err
+	}
+	if err := dashboard.CheckExposure(cfg.Server.Addr, cfg.Server.Token); err != nil {
+		return RunResult{}, err
+	}
+
+	w := wiring{cfg: cfg, log: log}
+	if err := wire(&w); err != nil {
+		return RunResult{}, fmt.Errorf("wire optimizers: %w", err)
+	}
+	svc, err := New(Options{DataDir: o.DataDir, Logger: log, Middleware: w.middleware, OpenDB: w.openDB})
+	if err != nil {
+		return RunResult{}, err
+	}
+	defer svc.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	eng, err := perfengine.New(cfg, perfengine.WithLogger(log), perfengine.WithRegisterer(reg), perfengine.WithModules(w.modules...))
+	if err != nil {
+		return RunResult{}, err
+	}
+
+	demoLn, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return RunResult{}, fmt.Errorf("demo service: %w", err)
+	}
+	dashLn, err := net.Listen("tcp", o.DashboardAddr)
+	if err != nil {
+		demoLn.Close()
+		return RunResult{}, fmt.Errorf("dashboard: %w", err)
+	}
+	res := RunResult{DemoURL: "http://" + demoLn.Addr().String(), DashboardURL: "http://" + dashLn.Addr().String()}
+
+	if err := eng.Start(ctx); err != nil {
+		demoLn.Close()
+		dashLn.Close()
+		return RunResult{}, fmt.Errorf("start engine: %w", err)
+	}
+	servers := []*http.Server{
+		NewServer(svc.Handler(), log),
+		NewServer(dashboard.New(eng, dashboard.Options{Token: cfg.Server.Token, Gatherer: reg, Logger: log}), log),
+	}
+	serveErr := make(chan error, len(servers))
+	for i, ln := range []net.Listener{demoLn, dashLn} {
+		go func() {
+			if err := servers[i].Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		}()
+	}
+	if o.Ready != nil {
+		o.Ready(res.DemoURL, res.DashboardURL)
+	}
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var (
+		loadWG  sync.WaitGroup
+		loadErr error
+	)
+	if !o.NoLoad {
+		loadWG.Go(func() {
+			res.Load, loadErr = Load(loadCtx, LoadOptions{BaseURL: res.DemoURL, Rate: o.LoadRate})
+		})
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down; a second signal aborts")
+	case runErr = <-serveErr:
+		log.Error("server failed", "err", runErr)
+	}
+	stopLoad()
+	loadWG.Wait()
+	if loadErr != nil {
+		runErr = errors.Join(runErr, loadErr)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("shut down server: %w", err))
+		}
+	}
+	if err := eng.Stop(sctx); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("stop engine: %w", err))
+	}
+	return res, runErr
+}
+
+// NewServer returns an http.Server with timeouts, so a slow or idle client
+// cannot hold a connection forever. WriteTimeout leaves room for the
+// longest /api/slow.
+func NewServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      MaxSlow + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}

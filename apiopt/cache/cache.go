@@ -47,6 +47,11 @@ type Config struct {
 	Compressor *compress.Compressor
 	// Name identifies this cache in Cache-Status; default "perfengine".
 	Name string
+	// InvalidateParent makes a successful POST, PUT, PATCH or DELETE also
+	// drop every entry of the target's path and of its parent path, with any
+	// query: a PUT /items/7 drops GET /items?page=2. RFC 9111 §4.4 alone
+	// drops only /items/7 and the Location fields.
+	InvalidateParent bool
 	// RouteOf names the route of a request when the handler is not a
 	// ServeMux (which sets Request.Pattern). Optional.
 	RouteOf func(*http.Request) string

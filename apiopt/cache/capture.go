@@ -169,7 +169,7 @@ func (cw *captureWriter) finish(key uint64, uri string) Outcome {
 		}
 		c.revalidated.Add(1)
 		c.serveEntry(cw.w, cw.orig, e, e.Age(now), []string{c.cfg.Name + "; fwd=stale; fwd-status=304"})
-		return Revalidated
+		return Refreshed
 	case cw.discard:
 		e := cw.stale
 		c.serveEntry(cw.w, cw.orig, e, e.Age(now), []string{c.cfg.Name + "; fwd=stale; fwd-status=" + strconv.Itoa(cw.code) + "; detail=stale-if-error"})
@@ -195,10 +195,14 @@ func (cw *captureWriter) finish(key uint64, uri string) Outcome {
 		cw.flight.release(e)
 	}
 	status := c.cfg.Name + "; fwd=" + cw.fwd + "; stored"
-	if unchanged {
-		c.revalidated.Add(1)
-	}
 	c.serveEntry(cw.w, cw.orig, e, e.Age(now), []string{status})
+	switch {
+	case unchanged:
+		c.revalidated.Add(1)
+		return Refreshed
+	case cw.stale != nil:
+		return Changed
+	}
 	return Miss
 }
 
@@ -272,7 +276,7 @@ func (c *Cache) storable(req *http.Request, h http.Header, code int, now time.Ti
 		apparent = time.Duration(a) * time.Second
 	}
 	e := &Entry{
-		Status: code, Header: stored, Route: req.Pattern, Tags: tagsOf(h),
+		Status: code, Header: stored, Route: req.Pattern, Tags: append(tagsOf(h), pathTag(req.URL.Path)),
 		StoredAt: now, InitialAge: apparent, Lifetime: fr.lifetime, ByRule: byRule,
 		Revalidate: cc.MustRevalidate || cc.ProxyRevalidate || cc.SMaxAge >= 0,
 		NoCache:    cc.NoCache,
@@ -295,6 +299,10 @@ func (c *Cache) storable(req *http.Request, h http.Header, code int, now time.Ti
 	}
 	return e
 }
+
+// pathTag is the implicit surrogate key of every entry for a path, so a
+// write to /items/7 can drop /items?page=2 (Config.InvalidateParent).
+func pathTag(p string) string { return "path:" + p }
 
 // refresh applies a 304's header to a stale entry (RFC 9111 §4.3.4).
 func (c *Cache) refresh(old *Entry, h http.Header, now time.Time) *Entry {

@@ -15,10 +15,11 @@ type Outcome uint8
 
 // Outcomes.
 const (
-	Bypass      Outcome = iota // not a cacheable method, or a Range request
-	Hit                        // served from storage, fresh or stale-while-revalidate
-	Miss                       // went to the origin
-	Revalidated                // went to the origin, which confirmed the stored entry
+	Bypass    Outcome = iota // not a cacheable method, a HEAD or Range miss
+	Hit                      // served from storage, fresh or stale-while-revalidate
+	Miss                     // went to the origin
+	Refreshed                // a stale entry went to the origin and came back unchanged
+	Changed                  // a stale entry went to the origin and came back different
 )
 
 // Middleware caches next's responses.
@@ -32,6 +33,12 @@ func (c *Cache) Middleware(next http.Handler) http.Handler {
 // with the route the entry came from. It does nothing otherwise, so a
 // caller can try it before heavier middleware and fall back to Serve.
 func (c *Cache) TryHit(w http.ResponseWriter, r *http.Request) (route string, ok bool) {
+	return c.TryHitAt(w, r, c.now())
+}
+
+// TryHitAt is TryHit with the caller's clock reading, which saves a clock
+// read on a path that takes well under a microsecond.
+func (c *Cache) TryHitAt(w http.ResponseWriter, r *http.Request, now time.Time) (route string, ok bool) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return "", false
 	}
@@ -43,7 +50,6 @@ func (c *Cache) TryHit(w http.ResponseWriter, r *http.Request) (route string, ok
 	if e == nil {
 		return "", false
 	}
-	now := c.now()
 	age := e.Age(now)
 	if !e.Fresh(age) {
 		return "", false
@@ -54,10 +60,11 @@ func (c *Cache) TryHit(w http.ResponseWriter, r *http.Request) (route string, ok
 }
 
 // Serve answers r from storage or from next, storing what it may.
-func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) Outcome {
+// It returns what it did and the route (ServeMux pattern) of the answer.
+func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler) (Outcome, string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		c.forwardUnsafe(w, r, next)
-		return Bypass
+		return Bypass, c.routeOf(r)
 	}
 	var req Directives
 	if vs := r.Header["Cache-Control"]; len(vs) > 0 {
@@ -84,7 +91,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		if fresh {
 			c.hits.Add(1)
 			c.serveEntry(w, r, e, age, c.hdrHit)
-			return Hit
+			return Hit, e.Route
 		}
 		staleBy := age - e.Lifetime
 		if !req.NoCache && !e.NoCache && !e.Revalidate {
@@ -93,20 +100,20 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 				c.stale.Add(1)
 				c.serveEntry(w, r, e, age, c.hdrStale)
 				c.revalidateInBackground(r, next, key, uri, e)
-				return Hit
+				return Hit, e.Route
 			}
 			if req.MaxStale >= 0 && staleBy <= req.MaxStale {
 				c.hits.Add(1)
 				c.stale.Add(1)
 				c.serveEntry(w, r, e, age, []string{c.cfg.Name + "; hit; fwd=stale; detail=max-stale"})
-				return Hit
+				return Hit, e.Route
 			}
 		}
 	}
 	if req.OnlyIfCached {
 		w.Header().Set("Cache-Status", c.cfg.Name+"; fwd=miss; detail=only-if-cached")
 		http.Error(w, "not in cache", http.StatusGatewayTimeout)
-		return Miss
+		return Miss, ""
 	}
 	c.misses.Add(1)
 	fwd := "uri-miss"
@@ -123,24 +130,24 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 		// answers it as if we were not here.
 		w.Header().Set("Cache-Status", c.cfg.Name+"; fwd="+fwd)
 		next.ServeHTTP(w, r)
-		return Bypass
+		return Bypass, c.routeOf(r)
 	}
 	return c.fetch(w, r, next, key, uri, e, fwd, req)
 }
 
 // fetch asks the origin, coalescing identical concurrent misses.
-func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler, key uint64, uri string, stale *Entry, fwd string, req Directives) Outcome {
+func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler, key uint64, uri string, stale *Entry, fwd string, req Directives) (Outcome, string) {
 	f, leader := c.flights.join(key)
 	if !leader {
 		select {
 		case <-f.done:
 		case <-r.Context().Done():
-			return Miss // this client left; the others keep waiting
+			return Miss, "" // this client left; the others keep waiting
 		}
 		if e := f.entry; e != nil && e.matches(r.Header) && shareable(e, r) {
 			c.collapsed.Add(1)
 			c.serveEntry(w, r, e, e.Age(c.now()), []string{c.cfg.Name + "; fwd=" + fwd + "; collapsed"})
-			return Miss
+			return Miss, e.Route
 		}
 		return c.origin(w, r, next, key, uri, stale, fwd, req, nil)
 	}
@@ -160,7 +167,7 @@ func shareable(e *Entry, r *http.Request) bool {
 
 // origin calls next and stores what it may. f, when not nil, is released
 // as soon as the response is known to be unshareable or is stored.
-func (c *Cache) origin(w http.ResponseWriter, r *http.Request, next http.Handler, key uint64, uri string, stale *Entry, fwd string, req Directives, f *flight) Outcome {
+func (c *Cache) origin(w http.ResponseWriter, r *http.Request, next http.Handler, key uint64, uri string, stale *Entry, fwd string, req Directives, f *flight) (Outcome, string) {
 	r2 := r.Clone(r.Context())
 	// We store the identity body and answer preconditions ourselves, so the
 	// origin gets neither the client's codings nor its validators.
@@ -187,7 +194,19 @@ func (c *Cache) origin(w http.ResponseWriter, r *http.Request, next http.Handler
 		}()
 		next.ServeHTTP(cw, r2)
 	}()
-	return cw.finish(key, uri)
+	return cw.finish(key, uri), c.routeOf(r2)
+}
+
+// routeOf names the route a request took: the ServeMux pattern, set once
+// the mux has routed it, else Config.RouteOf.
+func (c *Cache) routeOf(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	if c.cfg.RouteOf != nil {
+		return c.cfg.RouteOf(r)
+	}
+	return ""
 }
 
 // serveEntry writes e for r: the coding r accepts, a 304 when r's
@@ -199,7 +218,7 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *Entry, age
 		return
 	}
 	enc := compress.Identity
-	if c.cfg.Compressor != nil && !strings.EqualFold(r.Header.Get(compress.NoCompressionHeader), "true") {
+	if c.cfg.Compressor != nil && !noCompression(r.Header) {
 		enc = c.cfg.Compressor.Negotiate(r.Header)
 	}
 	v := e.variants[enc]
@@ -335,6 +354,13 @@ func (u *unsafeWriter) WriteHeader(code int) {
 				}
 			}
 		}
+		if u.c.cfg.InvalidateParent {
+			p := u.r.URL.Path
+			tags = append(tags, pathTag(p))
+			if i := strings.LastIndexByte(strings.TrimSuffix(p, "/"), '/'); i > 0 {
+				tags = append(tags, pathTag(p[:i]))
+			}
+		}
 		if len(tags) > 0 {
 			u.c.Invalidate(tags...)
 		}
@@ -381,3 +407,8 @@ type discardWriter struct{ h http.Header }
 func (d discardWriter) Header() http.Header         { return d.h }
 func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d discardWriter) WriteHeader(int)             {}
+
+func noCompression(h http.Header) bool {
+	v := h[compress.NoCompressionHeader]
+	return len(v) > 0 && strings.EqualFold(v[0], "true")
+}

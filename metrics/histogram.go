@@ -213,28 +213,40 @@ func stripeHint() uint32 {
 
 // Snapshot returns a histogram of everything recorded so far.
 func (r *LatencyRecorder) Snapshot() *Histogram {
-	return r.collect(false)
+	out := NewHistogram()
+	r.collect(out, false)
+	return out
 }
 
 // SnapshotAndReset returns a histogram of everything recorded since the last
-// SnapshotAndReset (or since creation) and empties the recorder, so a caller
-// that calls it every interval gets that interval's percentiles. No value is
-// lost or counted twice between two calls.
+// SnapshotAndReset or MoveTo (or since creation) and empties the recorder,
+// so a caller that calls it every interval gets that interval's percentiles.
+// No value is lost or counted twice between two calls.
 func (r *LatencyRecorder) SnapshotAndReset() *Histogram {
-	return r.collect(true)
+	out := NewHistogram()
+	r.collect(out, true)
+	return out
 }
 
-func (r *LatencyRecorder) collect(reset bool) *Histogram {
-	out := NewHistogram()
+// AddTo merges everything recorded so far into dst. Unlike Snapshot it
+// allocates nothing: a histogram takes about 190 KB, worth reusing when
+// there is one recorder per route.
+func (r *LatencyRecorder) AddTo(dst *Histogram) { r.collect(dst, false) }
+
+// MoveTo is SnapshotAndReset into a histogram the caller owns (and may
+// Reset and reuse): it merges the interval's values into dst and empties
+// the recorder.
+func (r *LatencyRecorder) MoveTo(dst *Histogram) { r.collect(dst, true) }
+
+func (r *LatencyRecorder) collect(dst *Histogram, reset bool) {
 	n := int(r.active.Load())
 	for i := 0; i < n; i++ {
 		s := &r.stripes[i]
 		s.mu.Lock()
-		out.Merge(&s.h)
+		dst.Merge(&s.h)
 		if reset {
 			s.h.Reset()
 		}
 		s.mu.Unlock()
 	}
-	return out
 }

@@ -174,3 +174,50 @@ func TestLatencyRecorderNoLoss(t *testing.T) {
 		t.Errorf("intervals summed to %d values, want %d", total, goroutines*each)
 	}
 }
+
+func TestLatencyRecorderMoveTo(t *testing.T) {
+	r := NewLatencyRecorder()
+	dst := NewHistogram()
+	for i := 1; i <= 10; i++ {
+		r.Record(time.Duration(i) * time.Millisecond)
+	}
+	r.AddTo(dst)
+	if dst.Count() != 10 {
+		t.Fatalf("AddTo: count %d, want 10", dst.Count())
+	}
+	dst.Reset()
+	r.MoveTo(dst)
+	if dst.Count() != 10 || !within(dst.Max(), 10*time.Millisecond) {
+		t.Errorf("MoveTo: count %d max %v, want 10 and 10ms", dst.Count(), dst.Max())
+	}
+	r.MoveTo(dst)
+	if dst.Count() != 10 {
+		t.Errorf("second MoveTo added %d values, want none", dst.Count()-10)
+	}
+}
+
+// TestHistogramAccuracy checks the three-significant-digit promise against
+// exact percentiles of a heavy-tailed sample.
+func TestHistogramAccuracy(t *testing.T) {
+	r := newTestRand()
+	vals := make([]float64, 100000)
+	var h Histogram
+	for i := range vals {
+		// Log-normal latencies around 5 ms, from 10 µs to seconds.
+		d := time.Duration(5e6 * math.Exp(r.NormFloat64()*1.5))
+		h.Record(d)
+		vals[i] = float64(d)
+	}
+	worst := 0.0
+	for _, q := range []float64{0.5, 0.9, 0.95, 0.99, 0.999} {
+		want := exactQuantile(vals, q)
+		got := float64(h.Quantile(q))
+		if e := math.Abs(got-want) / want; e > worst {
+			worst = e
+		}
+	}
+	t.Logf("worst relative error of p50..p99.9 over %d log-normal values: %.5f%%", len(vals), 100*worst)
+	if worst > 0.001 {
+		t.Errorf("worst relative error %.5f, want <= 0.001", worst)
+	}
+}

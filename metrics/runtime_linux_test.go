@@ -1,9 +1,13 @@
 package metrics
 
 import (
+	"bytes"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 )
 
 func TestOSStateCgroupLimit(t *testing.T) {
@@ -34,5 +38,60 @@ func TestOSStateCgroupLimit(t *testing.T) {
 				t.Errorf("cgroupLimit() = %d, %v; want %d, %v", got, ok, tc.want, tc.wantOK)
 			}
 		})
+	}
+}
+
+// procStatCPU returns utime+stime of /proc/self/stat in clock ticks (fields
+// 14 and 15, counted after the command name, which may hold spaces).
+func procStatCPU(t *testing.T) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := bytes.Fields(b[i+1:])
+	// After ")": state is field 3, so utime (14) is f[11], stime (15) f[12].
+	u, ok1 := parseUint(f[11])
+	s, ok2 := parseUint(f[12])
+	if !ok1 || !ok2 {
+		t.Fatalf("cannot parse /proc/self/stat: %q", b)
+	}
+	return u + s
+}
+
+// TestRuntimeCollectorCPUAgreesWithProcStat cross-checks the CPU figures
+// (from getrusage) against the kernel's tick counts in /proc/self/stat: the
+// CPU time implied by cpu_percent over the interval must match within the
+// ticks' resolution. USER_HZ is 100 on every Linux architecture Go supports.
+func TestRuntimeCollectorCPUAgreesWithProcStat(t *testing.T) {
+	const tick = 10 * time.Millisecond
+	rc := NewRuntimeCollector()
+	start := time.Now()
+	rc.Collect(start)
+	ticks0 := procStatCPU(t)
+	begin, _ := processCPUTime()
+	x := 1.0
+	for {
+		for i := 0; i < 100000; i++ {
+			x = math.Sqrt(x + float64(i))
+		}
+		if now, _ := processCPUTime(); now-begin >= 300*time.Millisecond {
+			break
+		}
+	}
+	end := time.Now()
+	got := byName(rc.Collect(end))
+	ticks1 := procStatCPU(t)
+	implied := time.Duration(got[CPUPercent].Value / 100 * float64(runtime.NumCPU()) * float64(end.Sub(start)))
+	kernel := time.Duration(ticks1-ticks0) * tick
+	diff := implied - kernel
+	t.Logf("cpu_percent %.2f over %v implies %v of CPU; /proc/self/stat counted %v (x=%v)",
+		got[CPUPercent].Value, end.Sub(start), implied, kernel, x)
+	if diff < 0 {
+		diff = -diff
+	}
+	if diff > 3*tick {
+		t.Errorf("CPU time implied by %s = %v, /proc/self/stat says %v", CPUPercent, implied, kernel)
 	}
 }

@@ -255,3 +255,14 @@ func TestSetConcurrent(t *testing.T) {
 		t.Errorf("shared Len() = %d, want 64", ser.Len())
 	}
 }
+
+func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(3, 4)) }
+
+// exactQuantile is the nearest-rank quantile: the smallest value with at
+// least a fraction q of the values at or below it, what HDR estimates.
+func exactQuantile(vals []float64, q float64) float64 {
+	s := slices.Clone(vals)
+	slices.Sort(s)
+	k := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(k, 0)]
+}

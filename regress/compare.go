@@ -288,9 +288,9 @@ func errorsJoin(errs ...error) error {
 // with the p-value and sample sizes, or "~" when it is not significant.
 func WriteReport(w io.Writer, cs []Comparison) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "metric\tbaseline\tcandidate\tvs base\t")
+	fmt.Fprintln(tw, "metric\tbaseline\tcandidate\tvs base")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", c.Metric, fmtSummary(c.Baseline), fmtSummary(c.Candidate), fmtDelta(c))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Metric, fmtSummary(c.Baseline), fmtSummary(c.Candidate), fmtDelta(c))
 	}
 	return tw.Flush()
 }

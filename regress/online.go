@@ -86,7 +86,14 @@ type Online struct {
 	hiSum    float64 // sum and count of values since hiStart
 	loSum    float64
 	hiN, loN int
+	// ring holds the newest values (and their positions) so an alarm can
+	// place the change by maximum likelihood; fixed size keeps Add O(1).
+	ring    [ringSize]float64
+	ringPos [ringSize]int
+	ringN   int
 }
+
+const ringSize = 128
 
 // NewOnline returns a detector with options o.
 func NewOnline(o OnlineOptions) *Online {
@@ -115,6 +122,8 @@ func (d *Online) Add(v float64) (Alarm, bool) {
 		}
 		return Alarm{}, false
 	}
+	d.ring[d.ringN%ringSize], d.ringPos[d.ringN%ringSize] = v, i
+	d.ringN++
 	z := (v - d.ref) / d.sd
 	z = math.Max(-d.o.Clip, math.Min(d.o.Clip, z))
 	if d.hi == 0 {
@@ -154,6 +163,7 @@ func (d *Online) alarm(i, start int, after float64, up bool) (Alarm, bool) {
 	if !big {
 		return Alarm{}, false
 	}
+	start, after = d.locate(start)
 	a := Alarm{Index: i, Start: start, MeanBefore: d.ref, MeanAfter: after, Up: up}
 	if d.ref != 0 {
 		a.ChangePct = (after/d.ref - 1) * 100
@@ -162,6 +172,30 @@ func (d *Online) alarm(i, start int, after float64, up bool) (Alarm, bool) {
 	d.warm = d.warm[:0]
 	d.hi, d.lo = 0, 0
 	return a, true
+}
+
+// locate re-estimates where the change began: among the positions since
+// the CUSUM run started (as far back as the ring reaches), the τ that
+// maximises (Σ_{j≥τ} (x_j − ref))² / count, the likelihood of a mean shift
+// from the known reference. It returns τ and the mean since τ.
+func (d *Online) locate(runStart int) (int, float64) {
+	var sum, raw float64
+	best, bestPos, bestMean := -1.0, runStart, 0.0
+	for k := 1; k <= min(d.ringN, ringSize); k++ {
+		j := (d.ringN - k) % ringSize
+		if d.ringPos[j] < runStart {
+			break
+		}
+		sum += d.ring[j] - d.ref
+		raw += d.ring[j]
+		if score := sum * sum / float64(k); score > best {
+			best, bestPos, bestMean = score, d.ringPos[j], raw/float64(k)
+		}
+	}
+	if best < 0 {
+		return runStart, d.ref
+	}
+	return bestPos, bestMean
 }
 
 func (d *Online) learn() {

@@ -1,0 +1,57 @@
+// Package regress finds performance regressions: it tells whether a
+// release is slower than its baseline, where a series changed level, and
+// rolls back when a release keeps failing.
+//
+// # Comparing releases
+//
+// Compare and CompareMetrics put a candidate sample against a baseline with
+// the Mann–Whitney U test (exact for small samples without ties, tie
+// corrected otherwise), Welch's t-test with an interval of the mean
+// difference, the Hodges–Lehmann shift with its interval and a seeded
+// bootstrap interval of the median ratio. P-values are corrected across
+// metrics (Holm by default, or Benjamini–Hochberg). A metric regresses only
+// when the difference is both significant and large: the Sensitivity
+// (conservative, moderate, aggressive) sets α and the minimum change of the
+// median. WriteReport prints the result the way benchstat does. Judge turns
+// comparisons into a 0–100 score per class (performance, stability,
+// quality, availability) with Kayenta-style weights and critical metrics,
+// and a verdict: pass, marginal, fail, or no_data, which never passes.
+//
+// # Change points
+//
+// Detect finds where a series changes, offline: PELT (exact, default) or
+// binary segmentation under a Gaussian mean-and-variance cost with a
+// BIC-scaled penalty, or E-divisive means as Apache Otava runs it. Spikes
+// are smoothed away before the search, segments have a minimum length, and
+// a merge pass drops change points that are not significant or too small.
+// Online is a robust CUSUM for live series, O(1) per point. Both tolerate
+// missing values (NaN).
+//
+// DefaultDetectOptions was tuned for F1 (5-point margin) on the annotated
+// synthetic series in testdata/synth: steps in mean and variance, trends,
+// heavy tails, outliers, spikes, seasonality, autocorrelation, quantised
+// counts, short and long series.
+//
+// # Baselines and rollback
+//
+// A Detector keeps baselines per release in a store.Store and compares
+// releases or live data against them. A Rollbacker performs rollbacks
+// through an Actuator (a command or a webhook), manually or after K failed
+// verdicts in a row, with a cooldown, a dry-run mode, a record of each one,
+// and a guard against rolling back and forth.
+//
+// # Example
+//
+//	base := []float64{101, 99, 103, 98, 100, 102, 97, 100}
+//	cand := []float64{121, 118, 125, 119, 122, 120, 124, 117}
+//	c, err := regress.Compare("response_time_ms", base, cand, regress.CompareOptions{})
+//	if err != nil {
+//		return err
+//	}
+//	fmt.Println(c.Change) // regression
+//
+//	cps, _ := regress.Detect(latencies, regress.DefaultDetectOptions())
+//	for _, cp := range cps {
+//		fmt.Printf("at %d: %.1f → %.1f\n", cp.Index, cp.MeanBefore, cp.MeanAfter)
+//	}
+package regress

@@ -176,3 +176,20 @@ func BenchmarkExporterCollect(b *testing.B) {
 		collectInto(e, ch)
 	}
 }
+
+func BenchmarkSetObserve(b *testing.B) {
+	rc := NewRuntimeCollector()
+	samples := rc.Collect(t0)
+	samples = append(samples, Sample{Name: ResponseTimeMs, Value: 12, Unit: UnitMilliseconds,
+		Labels: map[string]string{"route": "GET /api/products"}, Time: t0})
+	set := NewSet(1024)
+	b.ReportAllocs()
+	defer cpuPerOp(b)()
+	for i := 0; b.Loop(); i++ {
+		for j := range samples {
+			samples[j].Time = t0.Add(time.Duration(i) * time.Second)
+		}
+		set.Observe(samples...)
+	}
+	b.ReportMetric(float64(len(samples)), "samples/op")
+}

@@ -24,6 +24,7 @@ const (
 	rtGoroutines
 	rtMemLimit
 	rtGOMAXPROCS
+	rtGCCycles
 )
 
 var runtimeMetricNames = [...]string{
@@ -36,6 +37,7 @@ var runtimeMetricNames = [...]string{
 	rtGoroutines:  "/sched/goroutines:goroutines",
 	rtMemLimit:    "/gc/gomemlimit:bytes",
 	rtGOMAXPROCS:  "/sched/gomaxprocs:threads",
+	rtGCCycles:    "/gc/cycles/total:gc-cycles",
 }
 
 // RuntimeCollector samples the Go runtime and the process: CPU, memory,
@@ -133,7 +135,9 @@ func (c *RuntimeCollector) Append(dst []Sample, now time.Time) []Sample {
 	if v := c.rt[rtHeapObjects].Value; v.Kind() == rtmetrics.KindUint64 {
 		add(HeapInUseBytes, float64(v.Uint64()+uint64Value(c.rt[rtHeapUnused].Value)), UnitBytes)
 	}
-	if v := c.rt[rtHeapLive].Value; v.Kind() == rtmetrics.KindUint64 {
+	// The live heap is measured by marking: before the first GC cycle the
+	// runtime reports 0, which would read as "nothing is live".
+	if v := c.rt[rtHeapLive].Value; v.Kind() == rtmetrics.KindUint64 && uint64Value(c.rt[rtGCCycles].Value) > 0 {
 		add(LiveHeapBytes, float64(v.Uint64()), UnitBytes)
 	}
 	if limit := c.memoryLimit(now); limit > 0 {

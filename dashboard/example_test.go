@@ -50,3 +50,23 @@ func ExampleNew() {
 	fmt.Println(resp.StatusCode, strings.Contains(string(body), "perfengine_engine_cycles_total 1"))
 	// Output: 200 true
 }
+
+func ExampleCheckExposure() {
+	fmt.Println(dashboard.CheckExposure("127.0.0.1:7070", ""))
+	fmt.Println(dashboard.CheckExposure("0.0.0.0:7070", ""))
+	fmt.Println(dashboard.CheckExposure("0.0.0.0:7070", "s3cret"))
+	// Output:
+	// <nil>
+	// server.addr "0.0.0.0:7070" is not a loopback address: set server.token or PERFENGINE_TOKEN to guard approve and undo
+	// <nil>
+}
+
+func ExampleParseActionRequest() {
+	req, err := dashboard.ParseActionRequest("application/json", []byte(`{"reason": "the index halves p95"}`))
+	fmt.Printf("%q %v\n", req.Reason, err)
+	_, err = dashboard.ParseActionRequest("text/plain", []byte("please"))
+	fmt.Println(err)
+	// Output:
+	// "the index halves p95" <nil>
+	// content type "text/plain" must be application/json or application/x-www-form-urlencoded
+}

@@ -60,3 +60,43 @@ func ExampleLoad() {
 	fmt.Println("failed:", st.Failed)
 	// Output: failed: 0
 }
+
+func ExampleParseProductUpdate() {
+	u, err := demo.ParseProductUpdate([]byte(`{"price": 19.99, "stock": 3}`))
+	fmt.Println(*u.Price, *u.Stock, err)
+	_, err = demo.ParseProductUpdate([]byte(`{"stock": -1, "colour": "red"}`))
+	fmt.Println(err)
+	// Output:
+	// 19.99 3 <nil>
+	// body must be a JSON object of name, category, price, description, stock: json: unknown field "colour"
+}
+
+func ExampleRun() {
+	dir, err := os.MkdirTemp("", "demo-run-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = demo.Run(ctx, demo.RunOptions{
+		Addr: "127.0.0.1:0", DashboardAddr: "127.0.0.1:0", DataDir: dir, NoLoad: true,
+		Ready: func(demoURL, dashboardURL string) {
+			defer cancel() // one look, then shut down
+			for _, u := range []string{demoURL + "/api/products/2", dashboardURL + "/healthz"} {
+				resp, err := http.Get(u)
+				if err != nil {
+					fmt.Println(err)
+					return
+				}
+				resp.Body.Close()
+				fmt.Println(resp.StatusCode, resp.Request.URL.Path)
+			}
+		},
+	})
+	fmt.Println("stopped:", err)
+	// Output:
+	// 200 /api/products/2
+	// 200 /healthz
+	// stopped: <nil>
+}

@@ -154,6 +154,9 @@ func parseMountinfo(b []byte) (v1, v2 cgroupMount) {
 			continue
 		}
 		m := cgroupMount{point: unescapeMountinfo(pf[4]), root: unescapeMountinfo(pf[3])}
+		if !strings.HasPrefix(m.point, "/") {
+			continue // the kernel writes absolute mount points; anything else is not a mount
+		}
 		switch qf[0] {
 		case "cgroup2":
 			if v2.point == "" {

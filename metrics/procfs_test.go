@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -200,10 +201,14 @@ func FuzzParseProcFiles(f *testing.F) {
 		countDirents(b)
 		p := parseProcCgroup(b)
 		v1, v2 := parseMountinfo(b)
-		for _, files := range [][]string{cgroupLimitFiles(v2, p.v2, "memory.max"), cgroupLimitFiles(v1, p.v1, "memory.limit_in_bytes")} {
-			for _, f := range files {
-				if !filepath.IsAbs(f) {
-					t.Errorf("limit file %q is not absolute", f)
+		for _, c := range []struct {
+			m     cgroupMount
+			files []string
+		}{{v2, cgroupLimitFiles(v2, p.v2, "memory.max")}, {v1, cgroupLimitFiles(v1, p.v1, "memory.limit_in_bytes")}} {
+			for _, f := range c.files {
+				// A ".." in /proc/self/cgroup must not lead outside the mount.
+				if rel, err := filepath.Rel(filepath.Clean(c.m.point), f); err != nil || rel == ".." || strings.HasPrefix(rel, "../") || !filepath.IsAbs(f) {
+					t.Errorf("limit file %q is outside the mount %q", f, c.m.point)
 				}
 			}
 		}

@@ -63,7 +63,7 @@ slow, applies the safe fixes itself and proposes the others.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCmd(), newServeCmd(), newVersionCmd())
+	root.AddCommand(newDemoCmd(), newServeCmd(), newVersionCmd(), newRegressCmd())
 	return root
 }
 

@@ -131,6 +131,10 @@ func (w *Webhook) post(ctx context.Context, body []byte) (retryAfter time.Durati
 	req.Header.Set("User-Agent", "perfengine-alert")
 	resp, err := w.opts.Client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redactURL(ue.URL) // it would print the secret path
+		}
 		return 0, err
 	}
 	defer resp.Body.Close()

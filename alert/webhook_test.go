@@ -164,7 +164,7 @@ func TestWebhookTimeout(t *testing.T) {
 
 func TestWebhookNetworkError(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
+	url := srv.URL + "/services/secret"
 	srv.Close() // nothing listens there now
 	w, err := NewWebhook(url, WebhookOptions{Retries: 2})
 	if err != nil {
@@ -172,8 +172,12 @@ func TestWebhookNetworkError(t *testing.T) {
 	}
 	tries := 0
 	w.sleep = func(context.Context, time.Duration) error { tries++; return nil }
-	if err := w.Notify(context.Background(), testAlert()); err == nil {
+	err = w.Notify(context.Background(), testAlert())
+	if err == nil {
 		t.Fatal("Notify to a closed port = nil")
+	}
+	if strings.Count(err.Error(), url) != 0 {
+		t.Errorf("error shows the full URL: %v", err)
 	}
 	if tries != 2 {
 		t.Errorf("waited %d times, want 2 (network errors are retried)", tries)

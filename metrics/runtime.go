@@ -117,7 +117,7 @@ func (c *RuntimeCollector) Append(dst []Sample, now time.Time) []Sample {
 	if cpuOK && c.prevCPUOK && elapsed > 0 && cpu >= c.prevCPU {
 		used := float64(cpu-c.prevCPU) / float64(elapsed)
 		add(CPUPercent, 100*used/float64(runtime.NumCPU()), UnitPercent)
-		procs := float64Value(c.rt[rtGOMAXPROCS].Value)
+		procs := float64(uint64Value(c.rt[rtGOMAXPROCS].Value))
 		if procs <= 0 {
 			procs = float64(runtime.GOMAXPROCS(0))
 		}

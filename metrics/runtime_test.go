@@ -207,3 +207,27 @@ func TestDeltaQuantile(t *testing.T) {
 		})
 	}
 }
+
+func TestRuntimeCollectorGOMAXPROCS(t *testing.T) {
+	if _, ok := processCPUTime(); !ok {
+		t.Skip("no process CPU time on " + runtime.GOOS)
+	}
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs two CPUs to run with GOMAXPROCS below NumCPU")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	rc := NewRuntimeCollector()
+	start, _ := processCPUTime()
+	for {
+		if now, _ := processCPUTime(); now-start >= 20*time.Millisecond {
+			break
+		}
+	}
+	got := byName(rc.Collect(time.Now()))
+	// With one P of NumCPU, the share of GOMAXPROCS is NumCPU times the
+	// share of the machine.
+	want := got[CPUPercent].Value * float64(runtime.NumCPU())
+	if !near(got[CPUPercentOfGOMAXPROCS].Value, want) {
+		t.Errorf("%s = %v with GOMAXPROCS=1, want %v", CPUPercentOfGOMAXPROCS, got[CPUPercentOfGOMAXPROCS].Value, want)
+	}
+}

@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"math"
+	"math/bits"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -223,7 +225,14 @@ func percentiles(vals []float64) (p50, p95, p99 float64) {
 // selectKth partially orders a[lo..hi] so a[k] holds the value of rank k,
 // everything before it is no larger and everything after no smaller.
 func selectKth(a []float64, lo, hi, k int) float64 {
+	// Bad pivots can make quickselect quadratic; after more rounds than a
+	// fair run needs, sorting what is left bounds the cost at n log n.
+	budget := 2 * bits.Len(uint(hi-lo+1))
 	for hi > lo {
+		if budget--; budget < 0 {
+			slices.Sort(a[lo : hi+1])
+			return a[k]
+		}
 		if hi-lo < 16 {
 			insertionSort(a[lo : hi+1])
 			return a[k]

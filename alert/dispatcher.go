@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -107,8 +108,9 @@ type job struct {
 	seq   uint64
 }
 
-// NewDispatcher returns a dispatcher over notifiers. It fails only when
-// Registerer refuses its metrics.
+// NewDispatcher returns a dispatcher over notifiers. Dispatchers given the
+// same Registerer share its counters. It fails only when Registerer refuses
+// the metrics (another collector holds their names).
 func NewDispatcher(notifiers []Notifier, opts DispatcherOptions) (*Dispatcher, error) {
 	if opts.RepeatInterval <= 0 {
 		opts.RepeatInterval = DefaultRepeatInterval
@@ -342,10 +344,35 @@ func newDispatcherMetrics(r prometheus.Registerer) (*dispatcherMetrics, error) {
 			Name: "perfengine_alert_deduplicated_total", Help: "Alerts suppressed as repeats within the repeat interval.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.sent, m.failed, m.dropped, m.deduped} {
-		if err := r.Register(c); err != nil {
-			return nil, fmt.Errorf("alert: register metrics: %w", err)
-		}
+	// A dispatcher cannot be restarted, so an engine builds a new one on
+	// each Start; the new one counts on in the collectors already there.
+	var err error
+	if m.sent, err = register(r, m.sent); err != nil {
+		return nil, err
+	}
+	if m.failed, err = register(r, m.failed); err != nil {
+		return nil, err
+	}
+	if m.dropped, err = register(r, m.dropped); err != nil {
+		return nil, err
+	}
+	if m.deduped, err = register(r, m.deduped); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// register registers c, or returns the equal collector registered before.
+func register[C prometheus.Collector](r prometheus.Registerer, c C) (C, error) {
+	err := r.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("alert: register metrics: %w", err)
 }

@@ -248,13 +248,25 @@ func TestDispatcherStopWithoutStart(t *testing.T) {
 	}
 }
 
-func TestDispatcherRegistererConflict(t *testing.T) {
+// TestDispatcherSharedRegistry: a second dispatcher on one registry (an
+// engine restarted) counts on in the same series.
+func TestDispatcherSharedRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	if _, err := NewDispatcher(nil, DispatcherOptions{Registerer: reg}); err != nil {
-		t.Fatal(err)
+	for i := range 2 {
+		d, err := NewDispatcher(nil, DispatcherOptions{Registerer: reg})
+		if err != nil {
+			t.Fatalf("dispatcher #%d: %v", i+1, err)
+		}
+		d.Send(firing("x", SeverityInfo))
+		d.Send(firing("x", SeverityInfo)) // a repeat
+		if got := testutil.ToFloat64(d.metrics.deduped); got != float64(i+1) {
+			t.Errorf("dispatcher #%d: deduplicated_total = %v, want %v", i+1, got, i+1)
+		}
 	}
-	if _, err := NewDispatcher(nil, DispatcherOptions{Registerer: reg}); err == nil {
-		t.Error("second dispatcher on one registry = nil error, want a registration error")
+	clash := prometheus.NewRegistry()
+	clash.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "perfengine_alert_dropped_total", Help: "not ours"}))
+	if _, err := NewDispatcher(nil, DispatcherOptions{Registerer: clash}); err == nil {
+		t.Error("NewDispatcher on a registry with a clashing metric = nil error")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -241,7 +242,7 @@ func FuzzConfigEnv(f *testing.F) {
 		c := DefaultConfig()
 		before := c
 		if err := c.ApplyEnv(env(map[string]string{key: value})); err != nil {
-			if c != before {
+			if !reflect.DeepEqual(c, before) {
 				t.Fatalf("ApplyEnv(%s=%q) failed but changed the config", key, value)
 			}
 			return

@@ -155,6 +155,7 @@ func (e *Engine) cycle(ctx context.Context) {
 	e.applyByPolicy(ctx, cfg)
 	e.compact(ctx, now)
 	e.publish(now)
+	e.alertFindings(ctx, now, e.summary.load().Findings)
 }
 
 func (e *Engine) collect(ctx context.Context, now time.Time, cfg Config, mods []*moduleState) []metrics.Sample {
@@ -395,12 +396,7 @@ func (e *Engine) statusChanged(ctx context.Context, now time.Time, from, to Stat
 		Detail:   detail,
 		Resolved: to == StatusHealthy,
 	}
-	if st := e.Store(); st != nil {
-		if err := st.SaveAlert(ctx, al); err != nil {
-			e.log.Warn("record alert", "err", err)
-		}
-	}
-	e.notify(ctx, al)
+	e.raise(ctx, al)
 	for _, ms := range mods {
 		if l, ok := ms.m.(StatusListener); ok {
 			_ = safely(ms.name, func() error { l.StatusChanged(to); return nil })

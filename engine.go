@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/perfengine/perfengine/alert"
 	"github.com/perfengine/perfengine/metrics"
 	"github.com/perfengine/perfengine/store"
 )
@@ -80,8 +81,10 @@ type Engine struct {
 	summary summaryCache
 	prom    *engineMetrics
 	// notifier fans alerts out to webhooks and email; nil when none is
-	// configured.
-	notifier alertSink
+	// configured. Endpoints are read at New.
+	notifier           *alert.Dispatcher
+	notifierRegistered bool               // its metrics are on reg already
+	firing             map[string]Finding // warning and critical findings alerted on; guarded by mu
 
 	// life serialises Start and Stop.
 	life     sync.Mutex
@@ -122,6 +125,9 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		}
 	}
 	e.pending = nil
+	if _, err := alert.Notifiers(cfg.Alerts.WebhookURL, cfg.Alerts.EmailEndpoint); err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
 	if e.reg != nil {
 		m, err := newEngineMetrics(e.reg, e)
 		if err != nil {
@@ -257,6 +263,19 @@ func (e *Engine) Start(ctx context.Context) error {
 		ms.started = true
 	}
 
+	// A dispatcher cannot be restarted, so every Start builds one.
+	n, err := e.newNotifier(cfg.Alerts, e.notifierRegistered)
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	if n != nil {
+		e.notifierRegistered = true
+		if err := n.Start(ctx); err != nil {
+			return fmt.Errorf("start alerts: %w", err)
+		}
+	}
+	e.notifier = n
+
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.cancel = cancel
 	e.done = make(chan struct{})
@@ -312,6 +331,12 @@ func (e *Engine) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stop module %s: %w", ms.name, err))
 		}
 		ms.started = false
+	}
+
+	if e.notifier != nil {
+		if err := e.notifier.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop alerts: %w", err))
+		}
 	}
 
 	e.mu.Lock()
@@ -421,9 +446,4 @@ func (e *Engine) DebugInfo() DebugInfo {
 		Trends:  e.series.Stats(now, 10*cfg.MonitoringInterval.D()),
 		Modules: e.moduleStatuses(),
 	}
-}
-
-// alertSink is what the engine needs of the alert dispatcher.
-type alertSink interface {
-	Notify(ctx context.Context, a store.Alert)
 }

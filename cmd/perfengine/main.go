@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,6 +42,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "perfengine: "+oneLine(err))
+		// A command may ask for its own status, as load does for failed
+		// thresholds (k6's 99), so CI can tell them from a broken run.
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			return coded.ExitCode()
+		}
 		return 1
 	}
 	return 0
@@ -63,7 +70,7 @@ slow, applies the safe fixes itself and proposes the others.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCmd(), newServeCmd(), newVersionCmd(), newRegressCmd())
+	root.AddCommand(newDemoCmd(), newServeCmd(), newVersionCmd(), newRegressCmd(), newLoadCmd(), newStressCmd())
 	return root
 }
 

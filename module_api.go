@@ -13,10 +13,12 @@ import (
 )
 
 // API module sample names, besides the service-level metrics.ResponseTimeMs,
-// ThroughputRPS and ErrorRate it reports for the engine's thresholds.
+// ThroughputRPS and ErrorRate it reports for the engine's thresholds. They
+// differ from the names of apiopt's own Prometheus collector
+// (perfengine_api_cache_*), so both can share one registry.
 const (
-	APICacheHitRatio   = "api_cache_hit_ratio"
-	APIBytesSaved      = "api_cache_saved_bytes"
+	APICacheHitRatio   = "api_hit_ratio"
+	APIBytesSaved      = "api_saved_bytes"
 	APIRateLimited     = "api_rate_limited"
 	APIRouteP95Ms      = "api_route_p95_ms"
 	APIRouteRPS        = "api_route_rps"

@@ -90,52 +90,49 @@ func (s *Postgres) WriteSamples(ctx context.Context, samples []metrics.Sample) e
 		return err
 	}
 	defer s.leave()
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("write samples: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	var created map[seriesKey]seriesEntry
 	rows := make([][]any, len(samples))
 	for i, sm := range samples {
-		labels, err := labelsJSON(sm.Labels)
+		id, err := s.seriesID(ctx, sm)
 		if err != nil {
-			return fmt.Errorf("write samples: encode labels: %w", err)
+			return fmt.Errorf("write samples: %w", err)
 		}
-		k := seriesKey{sm.Name, labels}
-		e, ok := created[k]
-		if !ok {
-			s.cacheMu.Lock()
-			e, ok = s.cache[k]
-			s.cacheMu.Unlock()
-		}
-		if !ok || e.unit != sm.Unit {
-			if err := tx.QueryRow(ctx, `INSERT INTO perfengine.series (name, labels, unit) VALUES ($1, $2, $3)
-				ON CONFLICT (name, labels) DO UPDATE SET unit = excluded.unit RETURNING id`,
-				sm.Name, labels, string(sm.Unit)).Scan(&e.id); err != nil {
-				return fmt.Errorf("write samples: series %s: %w", sm.Name, err)
-			}
-			e.unit = sm.Unit
-			if created == nil {
-				created = map[seriesKey]seriesEntry{}
-			}
-			created[k] = e
-		}
-		rows[i] = []any{e.id, nanos(sm.Time), sm.Value}
+		rows[i] = []any{id, nanos(sm.Time), sm.Value}
 	}
-	// COPY sends the batch in one round trip and skips per-row parsing.
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"perfengine", "samples"}, sampleColumns, pgx.CopyFromRows(rows)); err != nil {
+	// One COPY is one statement, so the batch is stored whole or not at
+	// all, in one round trip and without per-row parsing.
+	if _, err := s.pool.CopyFrom(ctx, pgx.Identifier{"perfengine", "samples"}, sampleColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("write samples: %w", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("write samples: commit: %w", err)
-	}
-	if created != nil {
-		s.cacheMu.Lock()
-		maps.Copy(s.cache, created)
-		s.cacheMu.Unlock()
-	}
 	return nil
+}
+
+// seriesID returns the ID of the sample's series, creating it on first
+// use. Each upsert commits on its own: inside the batch's transaction, two
+// writers creating the same new series in different orders would deadlock
+// on each other's row locks. A series created for a batch that then fails
+// is an unused row, which is harmless.
+func (s *Postgres) seriesID(ctx context.Context, sm metrics.Sample) (int64, error) {
+	labels, err := labelsJSON(sm.Labels)
+	if err != nil {
+		return 0, fmt.Errorf("encode labels: %w", err)
+	}
+	k := seriesKey{sm.Name, labels}
+	s.cacheMu.Lock()
+	e, ok := s.cache[k]
+	s.cacheMu.Unlock()
+	if ok && e.unit == sm.Unit {
+		return e.id, nil
+	}
+	if err := s.pool.QueryRow(ctx, `INSERT INTO perfengine.series (name, labels, unit) VALUES ($1, $2, $3)
+		ON CONFLICT (name, labels) DO UPDATE SET unit = excluded.unit RETURNING id`,
+		sm.Name, labels, string(sm.Unit)).Scan(&e.id); err != nil {
+		return 0, fmt.Errorf("series %s: %w", sm.Name, err)
+	}
+	e.unit = sm.Unit
+	s.cacheMu.Lock()
+	s.cache[k] = e
+	s.cacheMu.Unlock()
+	return e.id, nil
 }
 
 func (s *Postgres) QuerySamples(ctx context.Context, q SampleQuery) ([]metrics.Sample, error) {

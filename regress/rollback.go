@@ -187,6 +187,12 @@ func (r *Rollbacker) TriggerManualRollback(ctx context.Context, reason, from, to
 	return r.rollback(ctx, RollbackRequest{From: from, To: to, Reason: reason})
 }
 
+// Rollback performs (or, in dry-run, records) the rollback r describes,
+// under the cooldown and, when r.Automatic, the loop guard.
+func (r *Rollbacker) Rollback(ctx context.Context, req RollbackRequest) (RollbackRecord, error) {
+	return r.rollback(ctx, req)
+}
+
 // Evaluate counts consecutive failing verdicts of version from and rolls
 // back to version to after Consecutive of them in a row, if auto is set;
 // any other verdict resets the count. It returns the record when it rolled

@@ -1,0 +1,265 @@
+package perfengine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/regress"
+)
+
+// Regression module names.
+const (
+	// ActionRollback is the kind of the rollback action the module proposes.
+	ActionRollback = "rollback"
+	// FindingRegression is the kind of its findings.
+	FindingRegression = "regression"
+	// RegressionActive counts key series currently regressed.
+	RegressionActive = "regression_active_series"
+	// RegressionAlarmsTotal counts changes the live detector confirmed.
+	RegressionAlarmsTotal = "regression_alarms_total"
+)
+
+// maxRegressionFindings bounds the findings kept for Summary.
+const maxRegressionFindings = 50
+
+// RegressionModule feeds every key series the engine sees (response time,
+// throughput, error rate, and per-route latency, error rate and throughput)
+// to a live change detector. A change for the worse becomes a Finding and a
+// rollback Action of risk risky; once the regression has lasted
+// ConsecutiveFailures intervals and AutoRollbackEnabled is set, the action
+// is pre-approved, so the engine applies it. Applying runs the configured
+// command or webhook, or records a dry run when neither is configured. It is
+// safe for concurrent use.
+type RegressionModule struct {
+	det *regress.Detector
+	rb  *regress.Rollbacker
+	now func() time.Time
+
+	mu       sync.Mutex
+	active   map[string]regress.Alarm // key series regressed, by key
+	streak   int                      // consecutive intervals with a regression
+	findings []Finding
+	applied  int
+}
+
+var (
+	_ Module   = (*RegressionModule)(nil)
+	_ Reporter = (*RegressionModule)(nil)
+)
+
+// RegressionOption configures a RegressionModule beyond its config section.
+type RegressionOption func(*regressionOptions)
+
+type regressionOptions struct {
+	now    func() time.Time
+	client *http.Client
+}
+
+// WithRegressionClock sets the module's clock (tests, replays).
+func WithRegressionClock(now func() time.Time) RegressionOption {
+	return func(o *regressionOptions) { o.now = now }
+}
+
+// WithRegressionHTTPClient sets the client of the rollback webhook.
+func WithRegressionHTTPClient(c *http.Client) RegressionOption {
+	return func(o *regressionOptions) { o.client = c }
+}
+
+// NewRegressionModule builds the module from the engine's regression
+// section.
+func NewRegressionModule(c RegressionConfig, opts ...RegressionOption) (*RegressionModule, error) {
+	var p problems
+	c.validate(&p)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	o := regressionOptions{now: time.Now}
+	for _, f := range opts {
+		f(&o)
+	}
+	det, err := regress.NewDetector(regress.Options{
+		Judge:  regress.JudgeOptions{CompareOptions: regress.CompareOptions{Sensitivity: regress.Sensitivity(c.Sensitivity)}},
+		Online: regress.OnlineOptions{Warmup: c.Warmup},
+		Clock:  o.now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("regression: %w", err)
+	}
+	var act regress.Actuator
+	switch {
+	case len(c.RollbackCommand) > 0:
+		act = regress.CommandActuator{Command: c.RollbackCommand}
+	case c.RollbackWebhookURL != "":
+		act = regress.WebhookActuator{URL: c.RollbackWebhookURL, Client: o.client}
+	}
+	rb := regress.NewRollbacker(regress.RollbackOptions{
+		Actuator: act, DryRun: c.DryRun, Cooldown: c.RollbackCooldown.D(),
+		Consecutive: c.ConsecutiveFailures, Clock: o.now,
+	})
+	return &RegressionModule{det: det, rb: rb, now: o.now, active: map[string]regress.Alarm{}}, nil
+}
+
+// Detector returns the wrapped detector, for baselines and comparisons.
+func (m *RegressionModule) Detector() *regress.Detector { return m.det }
+
+// Rollbacker returns the module's rollbacker, with its records.
+func (m *RegressionModule) Rollbacker() *regress.Rollbacker { return m.rb }
+
+// Name returns "regression".
+func (*RegressionModule) Name() string { return "regression" }
+
+// Collect reports the detector's own figures.
+func (m *RegressionModule) Collect(ctx context.Context) ([]metrics.Sample, error) {
+	now := m.now()
+	m.mu.Lock()
+	active := len(m.active)
+	m.mu.Unlock()
+	out := []metrics.Sample{{Name: RegressionActive, Value: float64(active), Unit: metrics.UnitCount, Time: now}}
+	for _, s := range m.det.Metrics(ctx) {
+		if s.Name == regress.MetricAlarmsTotal {
+			s.Name = RegressionAlarmsTotal
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// keySeries reports whether a series is one the live detector watches: the
+// service's latency, throughput and error rate, and their per-route forms.
+func keySeries(key string) bool {
+	name, _, _ := strings.Cut(key, "{")
+	switch name {
+	case metrics.ResponseTimeMs, metrics.ThroughputRPS, metrics.ErrorRate,
+		APIRouteP95Ms, APIRouteErrorRate, APIRouteRPS:
+		return true
+	}
+	return false
+}
+
+// Recommend feeds the snapshot's key series to the detector and proposes a
+// rollback while any of them is regressed.
+func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action, error) {
+	keys := make([]string, 0, len(snap.Latest))
+	for k := range snap.Latest {
+		if keySeries(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	c := snap.Config.Regression
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		a, ok := m.det.Observe(k, snap.Latest[k])
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(k, "{")
+		worse := a.Up == (regress.DirectionOf(name) == regress.LowerIsBetter)
+		if !worse {
+			delete(m.active, k) // back to (or better than) where it was
+			continue
+		}
+		m.active[k] = a
+		sev := SeverityWarning
+		if a.ChangePct >= 100 || a.ChangePct <= -50 {
+			sev = SeverityCritical
+		}
+		m.addFinding(Finding{
+			Module: m.Name(), Kind: FindingRegression, Severity: sev,
+			Title:  fmt.Sprintf("%s changed %+.0f%% (%.4g → %.4g)", k, a.ChangePct, a.MeanBefore, a.MeanAfter),
+			Detail: fmt.Sprintf("live change detector (CUSUM) confirmed a shift %d intervals after it began; version %s", a.Index-a.Start, versionOf(snap.Config)),
+			Time:   snap.Time,
+		})
+	}
+	if len(m.active) == 0 {
+		m.streak = 0
+		return nil, nil
+	}
+	m.streak++
+	need := c.ConsecutiveFailures
+	if need <= 0 {
+		need = DefaultRegressionConsecutive
+	}
+	regressed := slices.Sorted(maps.Keys(m.active))
+	from, to := versionOf(snap.Config), c.RollbackTo
+	if to == "" {
+		to = DefaultRollbackTarget
+	}
+	auto := c.AutoRollbackEnabled && m.streak >= need
+	dry := m.rb.DryRun()
+	desc := fmt.Sprintf("roll back %s to %s: regression in %s", from, to, strings.Join(regressed, ", "))
+	if dry {
+		desc += " (dry run: recorded, not performed)"
+	}
+	return []Action{{
+		Kind: ActionRollback, Target: from, Description: desc,
+		Impact:      "returns the service to the release before the regression",
+		Risk:        RiskRisky,
+		Undo:        "deploy " + from + " again",
+		PreApproved: auto,
+		Params: map[string]string{
+			"from": from, "to": to, "dry_run": strconv.FormatBool(dry),
+			"automatic": strconv.FormatBool(auto), "series": strings.Join(regressed, ","),
+			"consecutive": strconv.Itoa(m.streak),
+		},
+	}}, nil
+}
+
+// Apply performs the rollback (or its dry run) through the rollbacker,
+// which enforces the cooldown and refuses rollback loops.
+func (m *RegressionModule) Apply(ctx context.Context, a Action) (Result, error) {
+	if a.Kind != ActionRollback {
+		return Result{}, fmt.Errorf("regression: unknown action kind %q", a.Kind)
+	}
+	reason := "regression in " + a.Params["series"]
+	rec, err := m.rb.Rollback(ctx, regress.RollbackRequest{
+		From: a.Params["from"], To: a.Params["to"], Reason: reason, Automatic: a.Params["automatic"] == "true",
+	})
+	if err != nil && rec.ID == "" {
+		return Result{}, err
+	}
+	m.mu.Lock()
+	m.applied++
+	clear(m.active) // the service changes under the detector: judge afresh
+	m.streak = 0
+	m.mu.Unlock()
+	msg := fmt.Sprintf("rolled back %s to %s", rec.From, rec.To)
+	if rec.Outcome == regress.RollbackDryRun {
+		msg = fmt.Sprintf("dry run: would roll back %s to %s", rec.From, rec.To)
+	}
+	res := Result{Message: msg, Params: map[string]string{"rollback_id": rec.ID, "outcome": rec.Outcome}}
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// Findings returns the regressions found, newest last.
+func (m *RegressionModule) Findings() []Finding {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.findings)
+}
+
+func (m *RegressionModule) addFinding(f Finding) {
+	m.findings = append(m.findings, f)
+	if len(m.findings) > maxRegressionFindings {
+		m.findings = slices.Delete(m.findings, 0, len(m.findings)-maxRegressionFindings)
+	}
+}
+
+func versionOf(c Config) string {
+	if c.Version != "" {
+		return c.Version
+	}
+	return "unknown"
+}

@@ -1,0 +1,127 @@
+package perfengine
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/store"
+)
+
+// TestRegressionModuleInEngine steps an engine through a latency step: the
+// live detector flags it within a few intervals, a finding appears, and a
+// rollback action is proposed; with autoRollbackEnabled it is applied after
+// three failing intervals, as a dry run since no actuator is configured.
+func TestRegressionModuleInEngine(t *testing.T) {
+	tests := []struct {
+		name      string
+		auto      bool
+		wantState ActionState
+	}{
+		{"approval needed", false, ActionPending},
+		{"auto rollback", true, ActionApplied},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Version = "v2"
+			cfg.Regression.RollbackTo = "v1"
+			cfg.Regression.AutoRollbackEnabled = tc.auto
+			reg, err := NewRegressionModule(cfg.Regression)
+			if err != nil {
+				t.Fatal(err)
+			}
+			load := &testModule{name: "load"}
+			e, clk := newTestEngine(t, cfg, load, reg)
+			for i := range 15 {
+				load.set(metrics.ResponseTimeMs, 100+float64(i%3))
+				e.step(clk)
+			}
+			if n := len(e.Actions()); n != 0 {
+				t.Fatalf("%d actions before the step: %+v", n, e.Actions())
+			}
+			flaggedAt := -1
+			for i := range 8 {
+				load.set(metrics.ResponseTimeMs, 400+float64(i%3))
+				e.step(clk)
+				if flaggedAt < 0 && len(reg.Findings()) > 0 {
+					flaggedAt = i
+				}
+			}
+			if flaggedAt < 0 || flaggedAt > 3 {
+				t.Fatalf("regression flagged after %d intervals, want within 3", flaggedAt)
+			}
+			f := reg.Findings()[0]
+			if f.Kind != FindingRegression || !strings.Contains(f.Title, "response_time_ms") {
+				t.Errorf("finding %+v", f)
+			}
+			var rb []Action
+			for _, a := range e.Actions() {
+				if a.Kind == ActionRollback {
+					rb = append(rb, a)
+				}
+			}
+			if len(rb) != 1 {
+				t.Fatalf("rollback actions %+v, want one", rb)
+			}
+			a := rb[0]
+			if a.State != tc.wantState || a.Risk != RiskRisky || a.Params["from"] != "v2" || a.Params["to"] != "v1" || a.Params["dry_run"] != "true" {
+				t.Errorf("rollback action %+v, want %s, risky, v2 → v1, dry run", a, tc.wantState)
+			}
+			if tc.auto && !strings.HasPrefix(a.Result, "dry run: would roll back v2 to v1") {
+				t.Errorf("result %q, want a dry run", a.Result)
+			}
+			if tc.auto {
+				if recs := reg.Rollbacker().Records(); len(recs) != 1 || !recs[0].DryRun || !recs[0].Automatic {
+					t.Errorf("rollback records %+v, want one automatic dry run", recs)
+				}
+			}
+			stored, err := e.Store().ListActions(context.Background(), store.ActionFilter{Module: "regression"})
+			if err != nil || len(stored) == 0 {
+				t.Errorf("stored rollback actions %v, %v; want it recorded", stored, err)
+			}
+		})
+	}
+}
+
+func TestRegressionModuleDirections(t *testing.T) {
+	m, err := NewRegressionModule(defaultRegressionConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	feed := func(key string, v float64) []Action {
+		acts, err := m.Recommend(context.Background(), Snapshot{Latest: map[string]float64{key: v}, Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acts
+	}
+	// Throughput rising is good news: no finding, no action.
+	for i := range 30 {
+		v := 500.0
+		if i >= 15 {
+			v = 900
+		}
+		if acts := feed(metrics.ThroughputRPS, v+float64(i%2)); len(acts) != 0 {
+			t.Fatalf("interval %d: actions %+v for rising throughput", i, acts)
+		}
+	}
+	if len(m.Findings()) != 0 {
+		t.Errorf("findings %+v for an improvement", m.Findings())
+	}
+	// A series that is not a key series is ignored.
+	for range 30 {
+		feed("goroutines", 5)
+	}
+	if got, _ := m.Collect(context.Background()); len(got) < 1 || got[0].Value != 0 {
+		t.Errorf("Collect = %+v", got)
+	}
+	if _, err := NewRegressionModule(RegressionConfig{Sensitivity: "wild"}); err == nil {
+		t.Error("NewRegressionModule(sensitivity wild) succeeded")
+	}
+	if _, err := m.Apply(context.Background(), Action{Kind: "drop_table"}); err == nil {
+		t.Error("Apply(unknown kind) succeeded")
+	}
+}

@@ -193,3 +193,18 @@ func BenchmarkSetObserve(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(samples)), "samples/op")
 }
+
+func BenchmarkLatencyRecorderMoveTo(b *testing.B) {
+	r := NewLatencyRecorder()
+	for i := range 10000 {
+		r.Record(time.Duration(i) * time.Microsecond)
+	}
+	dst := NewHistogram()
+	b.ReportAllocs()
+	defer cpuPerOp(b)()
+	for b.Loop() {
+		dst.Reset()
+		r.MoveTo(dst)
+		r.Record(time.Millisecond)
+	}
+}

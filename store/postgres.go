@@ -205,6 +205,9 @@ func (s *Postgres) QuerySamples(ctx context.Context, q SampleQuery) ([]metrics.S
 }
 
 func (s *Postgres) Compact(ctx context.Context, now time.Time) error {
+	if now.IsZero() {
+		return fmt.Errorf("%w: compact at the zero time", ErrInvalid)
+	}
 	if err := s.enter(); err != nil {
 		return err
 	}

@@ -48,8 +48,8 @@ type SQLite struct {
 }
 
 // OpenSQLite opens (creating if needed) the store at path: a database file,
-// or a directory, in which it uses DefaultSQLiteFile. Missing parent
-// directories are created. It brings the schema up to date.
+// or a directory (an existing one, or any path ending in a slash), in which
+// it uses DefaultSQLiteFile. Missing directories are created. It brings the schema up to date.
 //
 // Commits use synchronous=NORMAL in WAL mode: a commit is in the operating
 // system once the call returns, so it survives the process being killed
@@ -67,6 +67,11 @@ func openSQLite(path string, r Retention, synchronous string) (*SQLite, error) {
 	if strings.ContainsAny(path, "?#") {
 		// The driver reads what follows '?' as its own options.
 		return nil, fmt.Errorf("%w: SQLite path %q contains '?' or '#'", ErrInvalid, path)
+	}
+	if strings.HasSuffix(path, "/") || strings.HasSuffix(path, string(filepath.Separator)) {
+		if err := os.MkdirAll(path, 0o750); err != nil {
+			return nil, fmt.Errorf("create store directory: %w", err)
+		}
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, DefaultSQLiteFile)
@@ -319,6 +324,9 @@ func collectSamples(rows *sql.Rows) ([]metrics.Sample, error) {
 }
 
 func (s *SQLite) Compact(ctx context.Context, now time.Time) error {
+	if now.IsZero() {
+		return fmt.Errorf("%w: compact at the zero time", ErrInvalid)
+	}
 	if err := s.enter(); err != nil {
 		return err
 	}

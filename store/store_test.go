@@ -96,15 +96,26 @@ func typeName(s store.Store) string {
 	return "unknown"
 }
 
-func TestSQLiteDirectory(t *testing.T) {
+func TestSQLitePath(t *testing.T) {
 	dir := t.TempDir()
-	s, err := store.OpenSQLite(dir, store.Retention{})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name, path, want string
+	}{
+		{"existing directory", dir, filepath.Join(dir, store.DefaultSQLiteFile)},
+		{"new directory with slash", filepath.Join(dir, "new") + "/", filepath.Join(dir, "new", store.DefaultSQLiteFile)},
+		{"file in new directories", filepath.Join(dir, "a", "b", "x.db"), filepath.Join(dir, "a", "b", "x.db")},
 	}
-	defer s.Close()
-	if want := filepath.Join(dir, store.DefaultSQLiteFile); s.Path() != want {
-		t.Errorf("Path() = %q, want %q", s.Path(), want)
+	for _, tc := range tests {
+		s, err := store.OpenSQLite(tc.path, store.Retention{})
+		if err != nil {
+			t.Fatalf("%s: OpenSQLite(%q) = %v", tc.name, tc.path, err)
+		}
+		if s.Path() != tc.want {
+			t.Errorf("%s: Path() = %q, want %q", tc.name, s.Path(), tc.want)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -290,6 +290,10 @@ func testCompact(t *testing.T, s store.Store) {
 		t.Errorf("alerts after compaction = %+v, want only %q", alerts, "recent")
 	}
 
+	if err := s.Compact(ctx, time.Time{}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Compact(zero time) = %v, want ErrInvalid", err)
+	}
+
 	// Two days later, the edge minute is folded too, and the 29-day-old
 	// aggregate has passed its retention.
 	later := now.Add(48 * time.Hour)

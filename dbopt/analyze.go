@@ -20,6 +20,10 @@ type colRef struct {
 type predicate struct {
 	Col colRef
 	SQL func(col string) string
+	// Literal marks col = constant, worth a partial index only when the
+	// column has few values (a status, a kind): with many, the constant is
+	// one user's id, not a fixed part of the application's query.
+	Literal bool
 }
 
 // tableRef is a table in a FROM clause.
@@ -261,7 +265,7 @@ func (s *shape) constPred(c colRef, op string, v *pg_query.Node) {
 	if !ok {
 		return
 	}
-	s.Preds = append(s.Preds, predicate{Col: c, SQL: func(col string) string { return col + " " + op + " " + lit }})
+	s.Preds = append(s.Preds, predicate{Col: c, SQL: func(col string) string { return col + " " + op + " " + lit }, Literal: true})
 }
 
 // sublinks descends into subqueries in expressions: IN (SELECT ...),

@@ -84,7 +84,12 @@ func (c *candidate) ddl(name string, concurrently bool) string {
 func indexName(c *candidate) string {
 	parts := append([]string{c.Table.Name}, c.Columns...)
 	if c.Where != "" {
-		parts = append(parts, "partial")
+		parts = append(parts, "where")
+		for _, f := range strings.FieldsFunc(c.Where, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_')
+		}) {
+			parts = append(parts, strings.ToLower(f))
+		}
 	}
 	name := strings.Join(parts, "_") + "_idx"
 	if len(name) <= 63 {
@@ -95,6 +100,10 @@ func indexName(c *candidate) string {
 	suffix := fmt.Sprintf("_%08x_idx", h.Sum32())
 	return name[:63-len(suffix)] + suffix
 }
+
+// maxPartialDistinct is the most distinct values a column may have for
+// col = constant to become a partial index predicate.
+const maxPartialDistinct = 20
 
 // usage is how one query uses one table's columns.
 type usage struct {
@@ -282,6 +291,11 @@ func candidatesFor(t *table, u *usage, maxCols int, partial bool) []*candidate {
 	if partial {
 		n := len(bases)
 		for _, p := range u.Preds {
+			if p.Literal {
+				if d := t.Distinct[p.Col.Name]; d <= 0 || d > maxPartialDistinct {
+					continue
+				}
+			}
 			col := quoteIdent(p.Col.Name)
 			where := p.SQL(col)
 			for _, b := range bases[:n] {

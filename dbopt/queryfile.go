@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 
-	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
 // Limits of ReadQueries. A workload file larger than MaxQueryFileBytes is
@@ -50,12 +49,7 @@ func ReadQueries(r io.Reader) (queries []Query, skipped []Skipped, err error) {
 	if strings.IndexByte(string(data), 0) >= 0 {
 		return nil, nil, errors.New("read queries: file contains NUL bytes; want SQL text")
 	}
-	stmts, err := pg_query.SplitWithScanner(string(data), true)
-	if err != nil {
-		// An unterminated quote or comment stops the scanner; statements
-		// that end a line with a semicolon can still be told apart.
-		stmts = strings.Split(string(data), ";\n")
-	}
+	stmts := splitSQL(string(data))
 	index := map[string]int{}
 	for _, st := range stmts {
 		st = stripLeadingComments(st)
@@ -78,6 +72,71 @@ func ReadQueries(r io.Reader) (queries []Query, skipped []Skipped, err error) {
 		queries = append(queries, Query{SQL: st, Calls: 1})
 	}
 	return queries, skipped, nil
+}
+
+// splitSQL splits on semicolons outside quotes ('…', "…", $tag$…$tag$)
+// and comments (-- and nested /* */). libpg_query's scanner split drops
+// statements it cannot tokenize, which would hide a syntax error instead
+// of reporting it. An unterminated quote or comment runs to the end.
+func splitSQL(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\'' || c == '"':
+			for i++; i < len(s); i++ {
+				if s[i] == c {
+					if i+1 < len(s) && s[i+1] == c { // doubled quote
+						i++
+						continue
+					}
+					break
+				}
+			}
+		case c == '-' && i+1 < len(s) && s[i+1] == '-':
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+			depth := 0
+			for ; i+1 < len(s); i++ {
+				if s[i] == '/' && s[i+1] == '*' {
+					depth++
+					i++
+				} else if s[i] == '*' && s[i+1] == '/' {
+					depth--
+					i++
+					if depth == 0 {
+						break
+					}
+				}
+			}
+			if depth > 0 {
+				i = len(s)
+			}
+		case c == '$':
+			// $tag$ opens a dollar quote; $1 is a parameter.
+			j := i + 1
+			for j < len(s) && (s[j] == '_' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || j > i+1 && s[j] >= '0' && s[j] <= '9') {
+				j++
+			}
+			if j < len(s) && s[j] == '$' {
+				tag := s[i : j+1]
+				if k := strings.Index(s[j+1:], tag); k >= 0 {
+					i = j + k + len(tag)
+				} else {
+					i = len(s)
+				}
+			}
+		case c == ';':
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
 }
 
 // stripLeadingComments drops comments before a statement, so that the

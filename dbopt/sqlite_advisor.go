@@ -116,6 +116,14 @@ func countSQLiteParams(q string) int {
 					i++
 				}
 			}
+		case '/':
+			if i+1 < len(q) && q[i+1] == '*' {
+				j := strings.Index(q[i:], "*/")
+				if j < 0 {
+					return max(n, hi)
+				}
+				i += j + 1
+			}
 		case '?':
 			j := i + 1
 			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
@@ -156,6 +164,24 @@ func toPgParams(q string) string {
 				b.WriteString(q[i : j+1])
 			}
 			i = j
+		case '-', '/':
+			end := ""
+			if c == '-' && i+1 < len(q) && q[i+1] == '-' {
+				end = "\n"
+			} else if c == '/' && i+1 < len(q) && q[i+1] == '*' {
+				end = "*/"
+			}
+			if end == "" {
+				b.WriteByte(c)
+				continue
+			}
+			j := strings.Index(q[i:], end)
+			if j < 0 {
+				b.WriteString(q[i:])
+				return b.String()
+			}
+			b.WriteString(q[i : i+j+len(end)])
+			i += j + len(end) - 1
 		case '?':
 			j := i + 1
 			for j < len(q) && q[j] >= '0' && q[j] <= '9' {

@@ -44,6 +44,9 @@ type runner struct {
 	capped  atomic.Bool  // MaxRequests reached
 	aborted atomic.Bool
 	abortCh chan struct{}
+
+	lastProgress time.Duration // owned by the collector loop
+	lastRequests int64
 }
 
 func (r *runner) nextTarget() int {
@@ -100,7 +103,6 @@ func (r *runner) run(ctx context.Context) *Result {
 	se := newSeries(highest)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	lastProgress := time.Duration(0)
 	var stoppedAt time.Duration
 loop:
 	for {
@@ -120,8 +122,7 @@ loop:
 			// One second of grace: a request finishing at the edge may be
 			// recorded a moment after its second ends.
 			se.harvest(shards, int64(el/time.Second)-1)
-			if p.Progress != nil && el-lastProgress >= p.ProgressInterval {
-				lastProgress = el
+			if p.Progress != nil && el-r.lastProgress >= p.ProgressInterval {
 				p.Progress(r.progress(shards, se, el))
 			}
 		}
@@ -140,13 +141,19 @@ loop:
 }
 
 func (r *runner) progress(shards []*shard, se *series, el time.Duration) Progress {
-	pr := Progress{Elapsed: el, Total: r.plan.Duration, Rate: float64(se.last.Requests), P99: se.last.P99}
+	pr := Progress{Elapsed: el, Total: r.plan.Duration, P99: se.last.P99}
 	for _, s := range shards {
 		s.mu.Lock()
 		pr.Requests += s.requests
 		pr.Errors += s.requests - s.ok
 		s.mu.Unlock()
 	}
+	// The rate is live (since the last report); p99 needs a whole second
+	// and so trails by one or two.
+	if d := el - r.lastProgress; d > 0 {
+		pr.Rate = float64(pr.Requests-r.lastRequests) / d.Seconds()
+	}
+	r.lastProgress, r.lastRequests = el, pr.Requests
 	return pr
 }
 
@@ -225,6 +232,11 @@ func (r *runner) result(shards []*shard, se *series, elapsed, stoppedAt time.Dur
 	raw := lat
 	if r.open {
 		raw = hdr.New(1, highest, histDigits)
+	}
+	if r.open && !r.aborted.Load() && !r.capped.Load() {
+		// The last start may finish before the schedule's end; the run
+		// still spanned the whole schedule.
+		elapsed = max(elapsed, p.Duration)
 	}
 	res := &Result{
 		Model:       "closed",

@@ -122,11 +122,28 @@ func writeReport(path string, rp loadtest.Report) error {
 	return f.Close()
 }
 
-// progressBar draws an mpb bar on stderr with the live rate, errors and p99;
-// it returns the callback for Plan.Progress and a func to finish the bar.
+// progressBar reports progress on stderr: an mpb bar with the live rate,
+// errors and p99 on a terminal, a plain line every few seconds otherwise
+// (CI logs). It returns the callback for Plan.Progress and a func to finish.
 func progressBar(stderr io.Writer, total time.Duration, quiet bool) (func(loadtest.Progress), func(aborted bool)) {
 	if quiet {
 		return nil, func(bool) {}
+	}
+	line := func(pr loadtest.Progress) string {
+		step := ""
+		if pr.Steps > 0 {
+			step = fmt.Sprintf("step %d/%d ", pr.Step, pr.Steps)
+		}
+		return fmt.Sprintf("%s%5.0fs %8.0f req/s  errors %d  p99 %.1fms", step, pr.Elapsed.Seconds(), pr.Rate, pr.Errors, pr.P99)
+	}
+	if !isTerminal(stderr) {
+		var last time.Duration
+		return func(pr loadtest.Progress) {
+			if pr.Elapsed-last >= logEvery || pr.Step > 0 && pr.Elapsed < time.Second {
+				last = pr.Elapsed
+				fmt.Fprintln(stderr, "progress: "+line(pr))
+			}
+		}, func(bool) {}
 	}
 	var status atomic.Value
 	status.Store("starting")
@@ -136,11 +153,7 @@ func progressBar(stderr io.Writer, total time.Duration, quiet bool) (func(loadte
 		mpb.AppendDecorators(decor.Percentage()),
 	)
 	cb := func(pr loadtest.Progress) {
-		step := ""
-		if pr.Steps > 0 {
-			step = fmt.Sprintf("step %d/%d ", pr.Step, pr.Steps)
-		}
-		status.Store(fmt.Sprintf("%s%5.0fs %8.0f req/s  errors %d  p99 %.1fms", step, pr.Elapsed.Seconds(), pr.Rate, pr.Errors, pr.P99))
+		status.Store(line(pr))
 		if pr.Steps > 0 {
 			bar.SetCurrent(int64(pr.Step-1)*int64(pr.Total/time.Millisecond) + int64(pr.Elapsed/time.Millisecond))
 		} else {
@@ -156,6 +169,18 @@ func progressBar(stderr io.Writer, total time.Duration, quiet bool) (func(loadte
 		p.Wait()
 	}
 	return cb, done
+}
+
+// logEvery spaces the progress lines written when stderr is not a terminal.
+const logEvery = 5 * time.Second
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func newLoadCmd() *cobra.Command {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -52,13 +53,15 @@ type CgroupLimit struct {
 }
 
 // ReadCgroupLimit finds the memory limit of this process's cgroup under
-// fsys (the root file system; nil means the real one is not guessed: pass
-// os.DirFS("/")). It follows proc/self/cgroup and proc/self/mountinfo, so it
+// fsys, the root file system (nil means the real one). It follows proc/self/cgroup and proc/self/mountinfo, so it
 // works in containers, on hosts, with cgroup v1, v2 and hybrids. Nested
 // limits count: the smallest limit on the path from the process's cgroup to
 // the mount root wins. It returns ErrNoCgroupLimit when there is none, and
 // a parse error naming the file when a file is malformed.
 func ReadCgroupLimit(fsys fs.FS) (CgroupLimit, error) {
+	if fsys == nil {
+		fsys = os.DirFS("/")
+	}
 	cg, err := fs.ReadFile(fsys, "proc/self/cgroup")
 	if err != nil {
 		return CgroupLimit{}, fmt.Errorf("%w: read proc/self/cgroup: %w", ErrNoCgroupLimit, err)

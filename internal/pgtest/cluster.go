@@ -1,3 +1,5 @@
+//go:build unix
+
 package pgtest
 
 import (
@@ -149,7 +151,7 @@ func startPostgres(bindir, dir, data string, port int, cred *syscall.Credential,
 	)
 	// If the test binary dies without tearing down (a timeout panic,
 	// SIGKILL), postgres goes with it: SIGQUIT is its immediate shutdown.
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
+	setParentDeathSignal(cmd.SysProcAttr, syscall.SIGQUIT)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

@@ -1,3 +1,5 @@
+//go:build unix
+
 package pgtest
 
 import (
@@ -13,10 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(Wrap(m)) }
 
 func TestDBName(t *testing.T) {
 	tests := []struct {

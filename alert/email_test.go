@@ -2,7 +2,15 @@ package alert
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
+	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -168,4 +176,80 @@ func FuzzParseEmailEndpoint(f *testing.F) {
 			}
 		}
 	})
+}
+
+// selfSigned returns a server config with a fresh certificate for
+// 127.0.0.1 and a client config that trusts only it.
+func selfSigned(t *testing.T) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "smtp test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+	client = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	return server, client
+}
+
+// TestEmailTLS sends with credentials over STARTTLS and over implicit TLS
+// (smtps), and refuses a server whose certificate is not trusted.
+func TestEmailTLS(t *testing.T) {
+	serverTLS, clientTLS := selfSigned(t)
+	tests := []struct {
+		name     string
+		scheme   string
+		implicit bool
+		client   *tls.Config
+		wantErr  string
+	}{
+		{"starttls", "smtp", false, clientTLS, ""},
+		{"implicit", "smtps", true, clientTLS, ""},
+		{"untrusted certificate", "smtp", false, &tls.Config{ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, "starttls"},
+		{"untrusted certificate, implicit", "smtps", true, &tls.Config{ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, "certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newSMTPD(t, func(s *smtpd) { s.auth, s.tls, s.implicit = true, serverTLS, tc.implicit })
+			e, err := NewEmail(tc.scheme+"://alerts:s3cret@"+srv.addr()+"/?to=ops@example.com", EmailOptions{TLS: tc.client, Now: fixedNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = e.Notify(context.Background(), testAlert())
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Notify = %v, want an error mentioning %q", err, tc.wantErr)
+				}
+				if len(srv.messages()) != 0 {
+					t.Error("a message was delivered over an untrusted connection")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Notify = %v", err)
+			}
+			msgs := srv.messages()
+			if len(msgs) != 1 || !msgs[0].tls || msgs[0].user != "alerts" || msgs[0].pass != "s3cret" {
+				t.Fatalf("server got %+v, want one message over TLS with the credentials", msgs)
+			}
+		})
+	}
 }

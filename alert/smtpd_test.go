@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"net"
 	"net/textproto"
@@ -14,9 +15,11 @@ import (
 // NOOP, QUIT), recording what it receives.
 type smtpd struct {
 	l          net.Listener
-	auth       bool   // advertise AUTH PLAIN
-	rejectRcpt string // answer 550 to this recipient
-	silent     bool   // accept connections and never answer
+	auth       bool        // advertise AUTH PLAIN
+	rejectRcpt string      // answer 550 to this recipient
+	silent     bool        // accept connections and never answer
+	tls        *tls.Config // offer STARTTLS with it
+	implicit   bool        // with tls: TLS from the first byte (smtps)
 
 	mu    sync.Mutex
 	msgs  []smtpMessage
@@ -25,6 +28,7 @@ type smtpd struct {
 }
 
 type smtpMessage struct {
+	tls        bool // the message came over TLS
 	user, pass string
 	from       string
 	to         []string
@@ -80,12 +84,17 @@ func (s *smtpd) serve() {
 				delete(s.conns, c)
 				s.mu.Unlock()
 			}()
-			s.session(textproto.NewConn(c))
+			if s.implicit {
+				c = tls.Server(c, s.tls)
+			}
+			s.session(c)
 		})
 	}
 }
 
-func (s *smtpd) session(tp *textproto.Conn) {
+func (s *smtpd) session(c net.Conn) {
+	tp := textproto.NewConn(c)
+	_, isTLS := c.(*tls.Conn)
 	if s.silent {
 		_, _ = tp.ReadLine() // until the client gives up and closes
 		return
@@ -103,13 +112,26 @@ func (s *smtpd) session(tp *textproto.Conn) {
 		verb, arg, _ := strings.Cut(line, " ")
 		switch strings.ToUpper(verb) {
 		case "EHLO":
+			reply("250-test")
 			if s.auth {
-				reply("250-test")
 				reply("250-AUTH PLAIN")
-			} else {
-				reply("250-test")
+			}
+			if s.tls != nil && !isTLS {
+				reply("250-STARTTLS")
 			}
 			reply("250 8BITMIME")
+		case "STARTTLS":
+			if s.tls == nil || isTLS {
+				reply("502 not implemented")
+				continue
+			}
+			reply("220 ready to start TLS")
+			tc := tls.Server(c, s.tls)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			tp, isTLS = textproto.NewConn(tc), true
+			m = smtpMessage{}
 		case "HELO", "NOOP", "RSET":
 			reply("250 ok")
 		case "AUTH":
@@ -140,6 +162,7 @@ func (s *smtpd) session(tp *textproto.Conn) {
 				return
 			}
 			m.data = strings.Join(lines, "\n")
+			m.tls = isTLS
 			s.mu.Lock()
 			s.msgs = append(s.msgs, m)
 			s.mu.Unlock()

@@ -1,5 +1,11 @@
 package perfengine
 
+import (
+	"strings"
+
+	"github.com/perfengine/perfengine/alert"
+)
+
 // AlertsConfig configures notifications.
 type AlertsConfig struct {
 	// WebhookURL receives a JSON POST per alert. Env ALERT_WEBHOOK_URL.
@@ -13,5 +19,13 @@ func defaultAlertsConfig() AlertsConfig { return AlertsConfig{} }
 
 func (c AlertsConfig) validate(p *problems) {
 	checkURL(p, "alerts.webhookURL", c.WebhookURL, "http", "https")
-	checkURL(p, "alerts.emailEndpoint", c.EmailEndpoint, "smtp", "smtps")
+	// The endpoint is parsed as the notifier will parse it, so a missing
+	// recipient or a bad address fails at load, and the password stays
+	// out of the message.
+	if c.EmailEndpoint != "" {
+		if _, err := alert.ParseEmailEndpoint(c.EmailEndpoint); err != nil {
+			p.add("alerts.emailEndpoint", redactDSN(c.EmailEndpoint), "must be smtp[s]://[user:pass@]host[:port]/?to=name@example.com: %s",
+				strings.TrimPrefix(err.Error(), "alert: "))
+		}
+	}
 }

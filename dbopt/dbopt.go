@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -253,6 +254,9 @@ func (o *Optimizer) SlowQueries(ctx context.Context) ([]QueryStat, error) {
 func (o *Optimizer) recordedSlow() []QueryStat {
 	var out []QueryStat
 	for _, s := range o.rec.Snapshot() {
+		if ownQuery(s.Query) {
+			continue
+		}
 		if s.Calls >= o.th.SlowQueryCalls && s.MeanMs >= o.th.SlowQueryMs {
 			out = append(out, QueryStat{Query: s.Query, Calls: s.Calls, TotalMs: s.TotalMs, MeanMs: s.MeanMs, P95Ms: s.P95Ms, Source: "application"})
 		}
@@ -277,9 +281,25 @@ func (o *Optimizer) workload(ctx context.Context) ([]Query, error) {
 	}
 	var qs []Query
 	for _, s := range o.rec.Snapshot() {
+		if ownQuery(s.Query) {
+			continue
+		}
 		qs = append(qs, Query{SQL: s.Query, Calls: s.Calls, MeanMs: s.MeanMs})
 	}
 	return qs, nil
+}
+
+// ownQuery recognises statements about the catalog: the optimizer's own,
+// recorded when it shares the application's instrumented handle, and
+// nothing an index on user tables could help.
+func ownQuery(q string) bool {
+	l := strings.ToLower(q)
+	for _, s := range []string{"sqlite_master", "sqlite_stat1", "sqlite_schema", "pragma", "dbstat", "perfengine_", "explain ", "pg_catalog", "pg_stat", "hypopg", "information_schema"} {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // IndexSuggestions advises on the observed workload (pg_stat_statements,

@@ -68,6 +68,12 @@ func parsePlanDetail(d string) planStep {
 
 // sqlitePlan runs EXPLAIN QUERY PLAN with every parameter NULL.
 func (o *Optimizer) sqlitePlan(ctx context.Context, q querier, query string) ([]planStep, error) {
+	// EXPLAIN covers only the first statement of a string: whatever
+	// follows a semicolon would run for real. Only one SELECT, UPDATE or
+	// DELETE may pass.
+	if _, err := parseShape(toPgParams(query)); err != nil {
+		return nil, err
+	}
 	n := countSQLiteParams(query)
 	args := make([]any, n)
 	rows, err := q.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)

@@ -36,6 +36,11 @@ func wire(w *wiring) error {
 			return err
 		}
 	}
+	if w.cfg.Modules.Database {
+		if _, err := wireDatabase(w); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -1,0 +1,322 @@
+package perfengine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/perfengine/perfengine/dbopt"
+	"github.com/perfengine/perfengine/metrics"
+)
+
+// Action kinds of the database module.
+const (
+	ActionCreateIndex   = "create_index"   // risky unless database.autoCreateIndexes
+	ActionAnalyze       = "analyze"        // safe: refreshes planner statistics
+	ActionVacuumAnalyze = "vacuum_analyze" // moderate: reads the whole table
+	ActionVacuum        = "vacuum"         // moderate: SQLite rewrites the file
+	ActionCheckpoint    = "checkpoint"     // safe: SQLite WAL checkpoint
+)
+
+// DatabaseModule adapts a dbopt.Optimizer: it reports the database's
+// figures, turns index suggestions and maintenance needs into actions, and
+// reports slow queries and failed health checks as findings. The advisor
+// and the health checks run at most every AdviceInterval. It is safe for
+// concurrent use.
+type DatabaseModule struct {
+	cfg    DatabaseConfig
+	window dbopt.Window
+	now    func() time.Time
+
+	mu       sync.Mutex
+	opt      *dbopt.Optimizer
+	owned    bool // built from the DSN: Stop closes it
+	started  bool
+	lastRun  time.Time
+	actions  []Action
+	findings []Finding
+}
+
+var (
+	_ Module   = (*DatabaseModule)(nil)
+	_ Undoer   = (*DatabaseModule)(nil)
+	_ Reporter = (*DatabaseModule)(nil)
+	_ Starter  = (*DatabaseModule)(nil)
+)
+
+// NewDatabaseModule wraps an optimizer the caller built and closes; opt
+// may be nil and attached later with Attach (a service that opens its
+// database after wiring the engine).
+func NewDatabaseModule(opt *dbopt.Optimizer, cfg DatabaseConfig) (*DatabaseModule, error) {
+	w, err := dbopt.ParseWindow(cfg.MaintenanceWindow)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.AdviceInterval <= 0 {
+		cfg.AdviceInterval = Duration(DefaultAdviceInterval)
+	}
+	return &DatabaseModule{cfg: cfg, window: w, now: time.Now, opt: opt}, nil
+}
+
+// NewDatabaseModuleFromConfig builds the optimizer from database.dsn; the
+// module owns it: Start connects and Stop closes.
+func NewDatabaseModuleFromConfig(cfg DatabaseConfig, opts ...dbopt.Option) (*DatabaseModule, error) {
+	if cfg.DSN == "" {
+		return nil, errors.New("database: dsn is empty")
+	}
+	if cfg.SlowQueryThreshold > 0 {
+		opts = append([]dbopt.Option{dbopt.WithThresholds(dbopt.Thresholds{SlowQueryMs: float64(cfg.SlowQueryThreshold.D()) / float64(time.Millisecond)})}, opts...)
+	}
+	opt, err := dbopt.New(cfg.DSN, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	m, err := NewDatabaseModule(opt, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.owned = true
+	return m, nil
+}
+
+// Attach sets the optimizer of a module built without one.
+func (m *DatabaseModule) Attach(opt *dbopt.Optimizer) {
+	m.mu.Lock()
+	m.opt = opt
+	m.mu.Unlock()
+}
+
+func (m *DatabaseModule) optimizer(ctx context.Context) (*dbopt.Optimizer, error) {
+	m.mu.Lock()
+	o := m.opt
+	m.mu.Unlock()
+	if o == nil {
+		return nil, errors.New("database: no database attached yet")
+	}
+	// Initialize is idempotent; a database that was down at Start is
+	// retried here on the engine's backoff.
+	if err := o.Initialize(ctx); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Name returns "database".
+func (*DatabaseModule) Name() string { return "database" }
+
+// Start connects when the module owns the optimizer. A database that is
+// down is not fatal: Collect reports it and retries.
+func (m *DatabaseModule) Start(ctx context.Context) error {
+	m.mu.Lock()
+	m.started = true
+	m.mu.Unlock()
+	return nil
+}
+
+// Stop closes the optimizer the module owns.
+func (m *DatabaseModule) Stop(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.started = false
+	if m.owned && m.opt != nil {
+		return m.opt.Close()
+	}
+	return nil
+}
+
+// Collect returns the optimizer's metrics.
+func (m *DatabaseModule) Collect(ctx context.Context) ([]metrics.Sample, error) {
+	o, err := m.optimizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return o.Metrics(ctx)
+}
+
+// Recommend runs the advisor, the maintenance plan and the health checks
+// at most every AdviceInterval (sooner while the advisor has seen no
+// workload yet) and returns their actions.
+func (m *DatabaseModule) Recommend(ctx context.Context, snap Snapshot) ([]Action, error) {
+	o, err := m.optimizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	m.mu.Lock()
+	due := m.lastRun.IsZero() || now.Sub(m.lastRun) >= m.cfg.AdviceInterval.D()
+	cached := m.actions
+	m.mu.Unlock()
+	if !due {
+		return cached, nil
+	}
+	var actions []Action
+	var findings []Finding
+	var errs []error
+	adv, err := o.IndexSuggestions(ctx)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("index advice: %w", err))
+	} else {
+		for _, s := range adv.Suggestions {
+			actions = append(actions, m.indexAction(s))
+		}
+	}
+	if plan, err := o.MaintenancePlan(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("maintenance plan: %w", err))
+	} else {
+		for _, t := range plan {
+			actions = append(actions, m.maintenanceAction(t))
+		}
+	}
+	if r, err := o.Health(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("health: %w", err))
+	} else {
+		findings = healthFindings(r, now)
+	}
+	m.mu.Lock()
+	// Retry soon while there is no workload to advise on: the service may
+	// not have served a request yet.
+	if adv != nil && adv.Analyzed > 0 {
+		m.lastRun = now
+	}
+	m.actions, m.findings = actions, findings
+	m.mu.Unlock()
+	return actions, errors.Join(errs...)
+}
+
+func (m *DatabaseModule) indexAction(s dbopt.Suggestion) Action {
+	target := s.Table + "(" + strings.Join(s.Columns, ", ") + ")"
+	if s.Where != "" {
+		target += " WHERE " + s.Where
+	}
+	queries := make([]string, 0, len(s.Queries))
+	for _, q := range s.Queries {
+		queries = append(queries, dbopt.Abbrev(q, 300))
+	}
+	return Action{
+		Module:      "database",
+		Kind:        ActionCreateIndex,
+		Target:      target,
+		Description: s.Statement,
+		Impact:      fmt.Sprintf("%.1f%% lower estimated cost for %d queries (%.1f -> %.1f), %d bytes", s.SavingsPct, len(s.Queries), s.CostBefore, s.CostAfter, s.SizeBytes),
+		Risk:        RiskRisky,
+		PreApproved: m.cfg.AutoCreateIndexes,
+		Undo:        "drop the index (DROP INDEX CONCURRENTLY on PostgreSQL)",
+		Params: map[string]string{
+			"table":   s.Table,
+			"columns": strings.Join(s.Columns, ","),
+			"where":   s.Where,
+			"name":    s.Name,
+			"queries": strings.Join(queries, "\n"),
+		},
+	}
+}
+
+func (m *DatabaseModule) maintenanceAction(t dbopt.Task) Action {
+	risk := RiskSafe
+	if t.Kind == dbopt.TaskVacuumAnalyze || t.Kind == dbopt.TaskVacuum {
+		risk = RiskModerate
+	}
+	desc := t.Statement
+	if m.cfg.MaintenanceWindow != "" {
+		desc += " (in the window " + m.cfg.MaintenanceWindow + " UTC)"
+	}
+	return Action{
+		Module:      "database",
+		Kind:        t.Kind,
+		Target:      t.Table,
+		Description: desc,
+		Impact:      t.Reason,
+		Risk:        risk,
+		Params:      map[string]string{"kind": t.Kind, "table": t.Table},
+	}
+}
+
+// Apply creates an index or runs a maintenance task.
+func (m *DatabaseModule) Apply(ctx context.Context, a Action) (Result, error) {
+	o, err := m.optimizer(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	switch a.Kind {
+	case ActionCreateIndex:
+		s := dbopt.Suggestion{Table: a.Params["table"], Where: a.Params["where"], Name: a.Params["name"]}
+		if c := a.Params["columns"]; c != "" {
+			s.Columns = strings.Split(c, ",")
+		}
+		if q := a.Params["queries"]; q != "" {
+			s.Queries = strings.Split(q, "\n")
+		}
+		res, err := o.AddIndex(ctx, s)
+		if err != nil {
+			return Result{}, err
+		}
+		msg := fmt.Sprintf("created %s (%d bytes) in %s", res.Name, res.SizeBytes, res.Duration.Round(time.Millisecond))
+		if len(res.Used) > 0 {
+			msg += fmt.Sprintf("; the planner uses it for %d of %d queries", len(res.Used), len(s.Queries))
+		}
+		return Result{Message: msg, Params: map[string]string{"index": res.Name}}, nil
+	case ActionAnalyze, ActionVacuumAnalyze, ActionVacuum, ActionCheckpoint:
+		res, err := o.RunMaintenance(ctx, dbopt.Task{Kind: a.Kind, Table: a.Params["table"]}, m.window)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Message: fmt.Sprintf("%s took %s", res.Statement, res.Duration.Round(time.Millisecond))}, nil
+	}
+	return Result{}, fmt.Errorf("database: unknown action kind %q", a.Kind)
+}
+
+// Undo drops an index the module created. Maintenance cannot be undone.
+func (m *DatabaseModule) Undo(ctx context.Context, a Action) error {
+	if a.Kind != ActionCreateIndex {
+		return fmt.Errorf("%w: %s", ErrNotUndoable, a.Kind)
+	}
+	o, err := m.optimizer(ctx)
+	if err != nil {
+		return err
+	}
+	name := a.Params["index"]
+	if name == "" {
+		name = a.Params["name"]
+	}
+	return o.DropIndex(ctx, name)
+}
+
+// Findings are the failed health checks of the last run.
+func (m *DatabaseModule) Findings() []Finding {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Finding(nil), m.findings...)
+}
+
+func healthFindings(r *dbopt.Report, now time.Time) []Finding {
+	var out []Finding
+	for _, c := range r.Checks {
+		sev := SeverityWarning
+		switch c.Status {
+		case dbopt.StatusWarning:
+		case dbopt.StatusCritical:
+			sev = SeverityCritical
+		default:
+			continue
+		}
+		var detail []string
+		for i, it := range c.Items {
+			if i == 5 {
+				detail = append(detail, fmt.Sprintf("and %d more", len(c.Items)-5))
+				break
+			}
+			d := it.Object + ": " + it.Detail
+			if it.Fix != "" {
+				d += " (fix: " + it.Fix + ")"
+			}
+			detail = append(detail, d)
+		}
+		out = append(out, Finding{Module: "database", Kind: c.Name, Severity: sev, Title: c.Summary, Detail: strings.Join(detail, "\n"), Time: now})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == SeverityCritical && out[j].Severity != SeverityCritical })
+	return out
+}

@@ -1,0 +1,100 @@
+package perfengine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/perfengine/perfengine/dbopt"
+	"github.com/perfengine/perfengine/dbopt/querytrace"
+	"modernc.org/sqlite"
+)
+
+func TestDatabaseModuleSQLite(t *testing.T) {
+	rec := querytrace.NewRecorder(0)
+	db := querytrace.Open(&sqlite.Driver{}, filepath.Join(t.TempDir(), "shop.db"), rec)
+	defer db.Close()
+	ctx := context.Background()
+	for _, s := range []string{
+		`CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT NOT NULL, category TEXT NOT NULL)`,
+		`CREATE INDEX products_category ON products (category)`,
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+		 INSERT INTO products (name, category) SELECT 'p' || i, 'c' || (i % 20) FROM n`,
+	} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		rows, err := db.QueryContext(ctx, `SELECT id FROM products WHERE name = ? ORDER BY id`, "p"+string(rune('1'+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	for _, auto := range []bool{false, true} {
+		m, err := NewDatabaseModule(dbopt.NewSQLite(db, dbopt.WithRecorder(rec)), DatabaseConfig{AutoCreateIndexes: auto})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acts, err := m.Recommend(ctx, Snapshot{Time: time.Now()})
+		if err != nil {
+			t.Fatalf("Recommend: %v", err)
+		}
+		byKind := map[string]Action{}
+		for _, a := range acts {
+			byKind[a.Kind] = a
+		}
+		idx, ok := byKind[ActionCreateIndex]
+		if !ok || idx.Risk != RiskRisky || idx.PreApproved != auto || !strings.HasPrefix(idx.Target, "products(name") {
+			t.Fatalf("Recommend (autoCreateIndexes=%v) = %+v, want a risky create_index on products(name) pre-approved=%v", auto, acts, auto)
+		}
+		if an, ok := byKind[ActionAnalyze]; !ok || an.Risk != RiskSafe {
+			t.Fatalf("Recommend = %+v, want a safe analyze", acts)
+		}
+		if !auto {
+			continue
+		}
+		res, err := m.Apply(ctx, idx)
+		if err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+		if !strings.Contains(res.Message, "the planner uses it") || res.Params["index"] == "" {
+			t.Errorf("Apply = %+v, want the index used", res)
+		}
+		idx.Params["index"] = res.Params["index"]
+		if err := m.Undo(ctx, idx); err != nil {
+			t.Fatalf("Undo: %v", err)
+		}
+		var n int
+		_ = db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = ?`, res.Params["index"]).Scan(&n)
+		if n != 0 {
+			t.Errorf("index %s still there after Undo", res.Params["index"])
+		}
+		if err := m.Undo(ctx, byKind[ActionAnalyze]); !errors.Is(err, ErrNotUndoable) {
+			t.Errorf("Undo(analyze) = %v, want ErrNotUndoable", err)
+		}
+		if _, err := m.Apply(ctx, byKind[ActionAnalyze]); err != nil {
+			t.Errorf("Apply(analyze) = %v", err)
+		}
+	}
+}
+
+func TestDatabaseModuleWithoutDatabase(t *testing.T) {
+	m, err := NewDatabaseModule(nil, DatabaseConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Collect(context.Background()); err == nil {
+		t.Fatal("Collect without a database = nil, want an error")
+	}
+	if _, err := NewDatabaseModule(nil, DatabaseConfig{MaintenanceWindow: "soon"}); err == nil {
+		t.Fatal("NewDatabaseModule with a bad window = nil error")
+	}
+	var db *sql.DB
+	_ = db
+}

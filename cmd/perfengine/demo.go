@@ -24,7 +24,7 @@ func defaultDemoDataDir() string {
 func newDemoCmd() *cobra.Command {
 	var (
 		addr, dashAddr, dataDir string
-		noLoad                  bool
+		noLoad, leak            bool
 		rate                    float64
 	)
 	cmd := &cobra.Command{
@@ -38,6 +38,7 @@ reuse it. The environment (PERFENGINE_TOKEN, CPU_WARNING_THRESHOLD, ...)
 applies as for serve.`,
 		Example: `  perfengine demo
   perfengine demo --addr 127.0.0.1:9090 --dashboard-addr 127.0.0.1:9091 --no-load
+  perfengine demo --leak    # a heap and a goroutine leak appear in the summary within minutes
   curl -s 'http://127.0.0.1:8080/api/products?category=books&page=2'
   curl -s http://127.0.0.1:7070/api/v1/summary`,
 		Args: cobra.NoArgs,
@@ -46,6 +47,7 @@ applies as for serve.`,
 	cmd.Flags().StringVar(&dashAddr, "dashboard-addr", demo.DefaultDashboardAddr, "`host:port` of the dashboard")
 	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDemoDataDir(), "`directory` for the demo database and the engine's store")
 	cmd.Flags().BoolVar(&noLoad, "no-load", false, "do not drive load against the demo")
+	cmd.Flags().BoolVar(&leak, "leak", false, "make the demo leak heap memory and goroutines per request, for the memory module to find")
 	cmd.Flags().Float64Var(&rate, "load-rate", demo.DefaultLoadRate, "requests per second of the built-in load")
 	asJSON := addJSONFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -58,7 +60,7 @@ applies as for serve.`,
 		progressf(cmd, "perfengine: demo data in %s", dataDir)
 		res, err := demo.Run(cmd.Context(), demo.RunOptions{
 			Addr: addr, DashboardAddr: dashAddr, DataDir: dataDir,
-			NoLoad: noLoad, LoadRate: rate, Config: cfg, Logger: log,
+			NoLoad: noLoad, LoadRate: rate, Config: cfg, Logger: log, Leak: leak,
 			Ready: func(demoURL, dashURL string) {
 				progressf(cmd, "perfengine: demo service on %s", demoURL)
 				progressf(cmd, "perfengine: dashboard on %s (Ctrl-C to stop)", dashURL)

@@ -42,6 +42,9 @@ type RunOptions struct {
 	Logger *slog.Logger
 	// Ready, when set, is called once both servers listen, with their URLs.
 	Ready func(demoURL, dashboardURL string)
+	// Leak makes the service leak heap and goroutines at a steady rate per
+	// request (see LeakBytesPerRequest), for the memory module to find.
+	Leak bool
 }
 
 // RunResult is what a demo run did.
@@ -89,6 +92,11 @@ func Run(ctx context.Context, o RunOptions) (RunResult, error) {
 	if err := wire(&w); err != nil {
 		return RunResult{}, fmt.Errorf("wire optimizers: %w", err)
 	}
+	releaseLeak, err := wireMemory(&w, o.Leak)
+	if err != nil {
+		return RunResult{}, fmt.Errorf("wire optimizers: %w", err)
+	}
+	defer releaseLeak()
 	svc, err := New(Options{DataDir: o.DataDir, Logger: log, Middleware: w.middleware, OpenDB: w.openDB})
 	if err != nil {
 		return RunResult{}, err

@@ -106,7 +106,7 @@ func newClients(p Plan) (*clients, error) {
 
 func (c *clients) newSender(ctx context.Context) sender {
 	if c.h1reqs != nil {
-		return &h1Sender{c: c}
+		return &h1Sender{c: c, ctx: ctx}
 	}
 	s := &netSender{c: c}
 	s.ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -129,9 +129,11 @@ func (c *clients) close() {
 
 // h1Sender owns one keep-alive connection of the lean engine.
 type h1Sender struct {
-	c    *clients
-	conn atomic.Pointer[h1.Conn]
-	used bool
+	c       *clients
+	ctx     context.Context // cancelled on abort, to abandon a dial
+	conn    atomic.Pointer[h1.Conn]
+	stopped atomic.Bool
+	used    bool
 }
 
 func (s *h1Sender) send(target int) (int, int64, int64, errKind) {
@@ -139,7 +141,7 @@ func (s *h1Sender) send(target int) (int, int64, int64, errKind) {
 	conn := s.conn.Load()
 	if conn == nil {
 		var err error
-		conn, err = h1.Dial(req.Addr(), s.c.plan.Timeout)
+		conn, err = h1.DialContext(s.ctx, req.Addr(), s.c.plan.Timeout)
 		if err != nil {
 			return 0, 0, 0, classify(err)
 		}
@@ -151,6 +153,11 @@ func (s *h1Sender) send(target int) (int, int64, int64, errKind) {
 	}
 	s.used = true
 	_ = conn.SetDeadline(time.Now().Add(s.c.plan.Timeout))
+	// Checked after the deadline is set: an interrupt racing with this send
+	// either is seen here or sets its past deadline after ours.
+	if s.stopped.Load() {
+		return 0, 0, 0, errClosed
+	}
 	resp, err := conn.Do(req)
 	if err != nil || resp.Close {
 		s.drop(conn)
@@ -167,6 +174,7 @@ func (s *h1Sender) drop(conn *h1.Conn) {
 }
 
 func (s *h1Sender) interrupt() {
+	s.stopped.Store(true)
 	if conn := s.conn.Load(); conn != nil {
 		_ = conn.SetDeadline(time.Unix(1, 0))
 	}
@@ -180,9 +188,10 @@ func (s *h1Sender) close() {
 
 // netSender sends through net/http for TLS and HTTP/2.
 type netSender struct {
-	c      *clients
-	ctx    context.Context
-	cancel atomic.Pointer[context.CancelFunc]
+	c       *clients
+	ctx     context.Context
+	cancel  atomic.Pointer[context.CancelFunc]
+	stopped atomic.Bool
 }
 
 func (s *netSender) send(target int) (int, int64, int64, errKind) {
@@ -193,6 +202,9 @@ func (s *netSender) send(target int) (int, int64, int64, errKind) {
 		s.cancel.Store(nil)
 		cancel()
 	}()
+	if s.stopped.Load() {
+		return 0, 0, 0, errClosed
+	}
 	var body io.Reader
 	if nr.body != nil {
 		body = bytes.NewReader(nr.body)
@@ -234,6 +246,7 @@ func headerSize(resp *http.Response) int64 {
 }
 
 func (s *netSender) interrupt() {
+	s.stopped.Store(true)
 	if c := s.cancel.Load(); c != nil {
 		(*c)()
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -71,4 +73,40 @@ func ExampleReadTargets() {
 	_, err := loadtest.ReadTargets(strings.NewReader(file))
 	fmt.Println(err)
 	// Output: line 3: url "not a url": scheme must be http or https
+}
+
+// The seed API's closed-model helper.
+func ExampleRunLoadTest() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+
+	res, err := loadtest.RunLoadTest(context.Background(), loadtest.LoadTestOptions{URL: srv.URL, Concurrent: 4, Duration: 200 * time.Millisecond})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res.Model, res.Requests > 0, res.SuccessRatio())
+	// Output: closed true 1
+}
+
+// A result renders as text, the JSON summary, an HTML report, or a baseline
+// for `perfengine regress compare`.
+func ExampleReport_WriteHTML() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+
+	res, err := loadtest.Run(context.Background(), loadtest.Plan{Targets: []loadtest.Target{{URL: srv.URL}}, Rate: 100, Duration: time.Second})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	f, err := os.Create(filepath.Join(os.TempDir(), "load.html"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Close()
+	if err := (loadtest.Report{Title: "products API", Generated: time.Now(), Load: res}).WriteHTML(f); err != nil {
+		fmt.Println(err)
+	}
 }

@@ -77,7 +77,7 @@ func (r *runner) run(ctx context.Context) *Result {
 	}
 	senders := make([]sender, p.Concurrency)
 	for i := range senders {
-		senders[i] = r.cl.newSender(context.WithoutCancel(ctx))
+		senders[i] = r.cl.newSender(ctx)
 	}
 	r.abortCh = make(chan struct{})
 	r.start = time.Now()

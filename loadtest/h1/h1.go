@@ -8,6 +8,7 @@ package h1
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -146,7 +147,13 @@ type Conn struct {
 
 // Dial opens a connection to addr.
 func Dial(addr string, timeout time.Duration) (*Conn, error) {
-	nc, err := net.DialTimeout("tcp", addr, timeout)
+	return DialContext(context.Background(), addr, timeout)
+}
+
+// DialContext opens a connection to addr; cancelling ctx abandons the dial.
+func DialContext(ctx context.Context, addr string, timeout time.Duration) (*Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,410 @@
+package netopt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Transport is the RoundTripper stack: coalescing (when configured), a
+// per-host circuit breaker, retries with full-jitter backoff under a token
+// budget, hedging at the host's observed latency quantile, transparent
+// decompression and per-host httptrace timings, in that order around a base
+// RoundTripper. It is safe for concurrent use; create it with New or
+// NewTransport.
+type Transport struct {
+	cfg     Config
+	base    http.RoundTripper
+	own     atomic.Pointer[http.Transport] // the base, when built here
+	now     func() time.Time
+	log     *slog.Logger
+	statusR [600]bool // retried statuses
+
+	hostsMu sync.RWMutex
+	hosts   map[string]*host
+	other   *host
+
+	flight   *coalescer
+	fetches  atomic.Uint64 // OptimizedFetch calls
+	resizeMu sync.Mutex
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// Option sets a collaborator of a Transport.
+type Option func(*Transport)
+
+// WithClock sets the clock for breaker windows and hedging refreshes;
+// default time.Now.
+func WithClock(now func() time.Time) Option { return func(t *Transport) { t.now = now } }
+
+// WithLogger sets the logger; default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(t *Transport) { t.log = l.With("module", "network") }
+}
+
+// New returns a Transport over a pooled http.Transport sized by cfg.Pool.
+func New(cfg Config, opts ...Option) (*Transport, error) { return NewTransport(nil, cfg, opts...) }
+
+// NewTransport puts the stack over base, any RoundTripper; nil builds a
+// pooled http.Transport from cfg.Pool. A base of your own keeps its own
+// compression unless cfg.Compression.Disabled is false and the request has
+// no Accept-Encoding: then the stack asks for zstd, br and gzip and
+// decodes the answer itself.
+func NewTransport(base http.RoundTripper, cfg Config, opts ...Option) (*Transport, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	t := &Transport{cfg: cfg, base: base, now: time.Now, log: slog.New(slog.DiscardHandler), hosts: map[string]*host{}}
+	for _, o := range opts {
+		o(t)
+	}
+	if base == nil {
+		t.own.Store(NewPooledTransport(cfg.Pool))
+	}
+	for _, s := range cfg.Retry.Statuses {
+		t.statusR[s] = true
+	}
+	t.other = newHost("other", t)
+	t.flight = newCoalescer(t)
+	return t, nil
+}
+
+// NewClient returns an *http.Client over New(cfg). It panics on an invalid
+// cfg, like a bad regexp in MustCompile: configuration is checked once, at
+// construction. Reach the Transport (for Metrics) through the client's
+// Transport field, or use New and Client.
+func NewClient(cfg Config) *http.Client {
+	t, err := New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return t.Client()
+}
+
+// Client returns an *http.Client sending through t. It has no Timeout of
+// its own: give requests a context deadline.
+func (t *Transport) Client() *http.Client { return &http.Client{Transport: t} }
+
+// NewPooledTransport returns an http.Transport with the pool sized for
+// concurrency rather than Go's two idle connections per host, which makes a
+// busy client open and close a connection for most requests.
+func NewPooledTransport(p PoolConfig) *http.Transport {
+	p = Config{Pool: p}.withDefaults().Pool
+	d := &net.Dialer{Timeout: p.ConnectTimeout, KeepAlive: p.KeepAlive}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          p.MaxIdleConnections * 16,
+		MaxIdleConnsPerHost:   p.MaxIdleConnections,
+		MaxConnsPerHost:       p.MaxConnections,
+		IdleConnTimeout:       p.IdleTimeout,
+		TLSHandshakeTimeout:   p.ConnectTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableKeepAlives:     p.DisableKeepAlives,
+	}
+}
+
+func (t *Transport) roundTripper() http.RoundTripper {
+	if t.base != nil {
+		return t.base
+	}
+	return t.own.Load()
+}
+
+// CloseIdleConnections closes the idle connections of the base transport.
+func (t *Transport) CloseIdleConnections() {
+	type closer interface{ CloseIdleConnections() }
+	if c, ok := t.roundTripper().(closer); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// ctxKey marks a request as safe to retry although its method is not
+// idempotent.
+type ctxKey struct{}
+
+// AllowRetry marks requests made with the returned context as safe to retry
+// and hedge although their method (POST, PATCH) is not idempotent: the
+// caller vouches that the server deduplicates them. A request with an
+// Idempotency-Key header is treated the same way. A body still needs
+// GetBody to be sent twice.
+func AllowRetry(ctx context.Context) context.Context { return context.WithValue(ctx, ctxKey{}, true) }
+
+// replayable reports whether req may be sent more than once: idempotent (by
+// method, opt-in or Idempotency-Key) and with a body that can be rewound.
+func replayable(req *http.Request) bool {
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	if _, ok := req.Header["Idempotency-Key"]; ok {
+		return true
+	}
+	ok, _ := req.Context().Value(ctxKey{}).(bool)
+	return ok
+}
+
+// rewind returns a copy of req with a fresh body.
+func rewind(req *http.Request) (*http.Request, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req, nil
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, fmt.Errorf("netopt: rewind body: %w", err)
+	}
+	r := *req
+	r.Body = body
+	return &r, nil
+}
+
+// StatusError is a retried status seen as a failure of the host, as kept
+// by the circuit breaker.
+type StatusError struct {
+	Host       string
+	StatusCode int
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("netopt: %s answered %d %s", e.Host, e.StatusCode, http.StatusText(e.StatusCode))
+}
+
+// RoundTrip sends req through the stack.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL == nil {
+		return nil, errors.New("netopt: request has no URL")
+	}
+	if t.cfg.Coalesce && coalescable(req) {
+		return t.flight.do(req)
+	}
+	return t.roundTrip(req)
+}
+
+func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
+	h := t.host(req.URL.Host)
+	h.requests.Add(1)
+	ctx := req.Context()
+	again := replayable(req)
+	maxAttempts := 1
+	if again && !t.cfg.Retry.Disabled {
+		maxAttempts = t.cfg.Retry.MaxAttempts
+	}
+	hedge := again && !t.cfg.Hedge.Disabled
+	r := req
+	for n := 0; ; n++ {
+		if n > 0 {
+			var err error
+			if r, err = rewind(req); err != nil {
+				return nil, err
+			}
+		}
+		probe, err := h.breaker.admit(h.name)
+		if err != nil {
+			h.rejected.Add(1)
+			return nil, err
+		}
+		resp, err := t.try(ctx, r, h, probe, hedge && !probe)
+		if !t.failed(resp, err) {
+			return resp, err
+		}
+		if ctx.Err() != nil || n+1 >= maxAttempts {
+			return resp, err
+		}
+		if !h.budget.allow() {
+			h.throttled.Add(1)
+			return resp, err
+		}
+		wait := t.backoff(n)
+		if resp != nil {
+			if v := resp.Header.Get("Retry-After"); v != "" {
+				ra, perr := ParseRetryAfter(v, t.now())
+				if perr == nil {
+					if ra > t.cfg.Retry.MaxRetryAfter {
+						return resp, nil
+					}
+					wait = ra
+				}
+			}
+		}
+		if dl, ok := ctx.Deadline(); ok && !t.now().Add(wait).Before(dl) {
+			return resp, err // the deadline would pass while waiting
+		}
+		last := err
+		if resp != nil {
+			last = &StatusError{Host: h.name, StatusCode: resp.StatusCode}
+			drain(resp.Body)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("netopt: %w while waiting to retry after %w", err, last)
+		}
+		h.retries.Add(1)
+	}
+}
+
+// failed reports whether an outcome is worth another attempt: a transport
+// error other than the caller's cancellation, or a retried status.
+func (t *Transport) failed(resp *http.Response, err error) bool {
+	if err != nil {
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	return t.statusR[resp.StatusCode]
+}
+
+// backoff is "full jitter": uniform in [0, min(max, base·2ⁿ)], which
+// spreads the retries of many clients failing together.
+func (t *Transport) backoff(n int) time.Duration {
+	c := t.cfg.Retry.BackoffMax
+	if n < 30 {
+		c = min(c, t.cfg.Retry.BackoffBase<<n)
+	}
+	if c <= 0 {
+		return 0
+	}
+	return rand.N(c + 1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// drain reads a little of a discarded body so its connection can be reused,
+// then closes it. Past 64 KiB a new connection is cheaper than the rest.
+func drain(b io.ReadCloser) {
+	if b == nil {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, b, 64<<10)
+	_ = b.Close()
+}
+
+// try is one attempt, hedged when allowed: a second copy goes out if the
+// first has not answered after the host's hedging delay and the budget
+// allows; the first good answer wins and the other is cancelled.
+func (t *Transport) try(ctx context.Context, req *http.Request, h *host, probe, hedge bool) (*http.Response, error) {
+	var delay time.Duration
+	if hedge {
+		delay = t.hedgeDelay(h)
+	}
+	if delay <= 0 {
+		return t.attempt(ctx, req, h, probe)
+	}
+	results := make(chan attemptResult, 2)
+	var cancels [2]context.CancelFunc
+	var starts [2]time.Time
+	launched := 0
+	launch := func(r *http.Request) {
+		i := launched
+		launched++
+		actx, cancel := context.WithCancel(ctx)
+		cancels[i], starts[i] = cancel, t.now()
+		go func() {
+			resp, err := t.attempt(actx, r, h, false)
+			results <- attemptResult{resp, err, i}
+		}()
+	}
+	launch(req)
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	pending := 1
+	var fallback *attemptResult
+	for {
+		select {
+		case <-timer.C:
+			if launched == 1 && pending == 1 && h.budget.allow() {
+				if r2, err := rewind(req); err == nil {
+					h.budget.spend()
+					h.hedges.Add(1)
+					launch(r2)
+					pending++
+				}
+			}
+		case r := <-results:
+			pending--
+			if t.failed(r.resp, r.err) && pending > 0 {
+				fallback = &r // the other attempt may still succeed
+				continue
+			}
+			if fallback != nil {
+				closeResult(fallback.resp)
+			}
+			for j := range launched {
+				if j != r.i {
+					cancels[j]()
+				}
+			}
+			if pending > 0 {
+				go t.reapLosers(h, results, pending, starts)
+			}
+			if r.i == 1 && !t.failed(r.resp, r.err) {
+				h.hedgeWins.Add(1)
+			}
+			if r.resp != nil {
+				r.resp.Body = &cancelBody{ReadCloser: r.resp.Body, cancel: cancels[r.i]}
+			} else {
+				cancels[r.i]()
+			}
+			return r.resp, r.err
+		}
+	}
+}
+
+type attemptResult struct {
+	resp *http.Response
+	err  error
+	i    int
+}
+
+// reapLosers waits for cancelled hedging attempts, closes what they got,
+// and records how long they ran: a loser took at least that long, and
+// forgetting it would hide the slow tail the hedging delay is taken from.
+func (t *Transport) reapLosers(h *host, results <-chan attemptResult, pending int, starts [2]time.Time) {
+	for range pending {
+		r := <-results
+		if r.err != nil {
+			h.lat.Record(t.now().Sub(starts[r.i]))
+		}
+		closeResult(r.resp)
+	}
+}
+
+func closeResult(resp *http.Response) {
+	if resp != nil {
+		drain(resp.Body)
+	}
+}
+
+// cancelBody releases a hedged attempt's context when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}

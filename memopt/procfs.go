@@ -171,7 +171,9 @@ func parseLimit(b []byte) (v uint64, unlimited bool, err error) {
 	if err != nil {
 		return 0, false, fmt.Errorf("limit %q is neither \"max\" nor a byte count", s)
 	}
-	if v >= 1<<62 {
+	// A zero limit would leave no memory at all: a misreading or a cgroup
+	// being set up, not a size to derive GOMEMLIMIT from.
+	if v >= 1<<62 || v == 0 {
 		return 0, true, nil
 	}
 	return v, false, nil

@@ -164,3 +164,21 @@ func TestBaselineReadableByRegress(t *testing.T) {
 		t.Error("WriteBaseline() of a half-second run = nil error, want one")
 	}
 }
+
+func TestSamples(t *testing.T) {
+	r := loadResult(t)
+	at := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	got := map[string]float64{}
+	for _, s := range r.Samples(at) {
+		if s.Labels["source"] != "loadtest" || !s.Time.Equal(at) {
+			t.Errorf("sample %+v: want source=loadtest at %v", s, at)
+		}
+		got[s.Name] = s.Value
+	}
+	want := map[string]float64{"response_time_ms": r.Latency.P95, "throughput_rps": r.Throughput(), "error_rate": r.ErrorRatio(), "loadtest_dropped": 0}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("Samples()[%s] = %v, want %v", k, got[k], v)
+		}
+	}
+}

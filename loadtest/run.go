@@ -45,7 +45,8 @@ type runner struct {
 	aborted atomic.Bool
 	abortCh chan struct{}
 
-	lastProgress time.Duration // owned by the collector loop
+	ctx          context.Context // the caller's; cancelled on abort
+	lastProgress time.Duration   // owned by the collector loop
 	lastRequests int64
 }
 
@@ -80,6 +81,7 @@ func (r *runner) run(ctx context.Context) *Result {
 		senders[i] = r.cl.newSender(ctx)
 	}
 	r.abortCh = make(chan struct{})
+	r.ctx = ctx
 	r.start = time.Now()
 
 	var wg sync.WaitGroup
@@ -157,6 +159,10 @@ func (r *runner) progress(shards []*shard, se *series, el time.Duration) Progres
 	return pr
 }
 
+// stopping reports an abort, including one the collector has not marked
+// yet: a send can fail on the cancelled context first.
+func (r *runner) stopping() bool { return r.aborted.Load() || r.ctx.Err() != nil }
+
 func (r *runner) closedWorker(s sender, sh *shard) {
 	for !r.aborted.Load() && !r.capped.Load() {
 		began := time.Since(r.start)
@@ -165,7 +171,7 @@ func (r *runner) closedWorker(s sender, sh *shard) {
 		}
 		status, in, out, kind := s.send(r.nextTarget())
 		done := time.Since(r.start)
-		if r.aborted.Load() && kind != errNone {
+		if kind != errNone && r.stopping() {
 			return // interrupted by us, not failed by the service
 		}
 		sh.mu.Lock()
@@ -212,7 +218,7 @@ func (r *runner) openWorker(s sender, sh *shard) {
 		}
 		status, in, out, kind := s.send(r.nextTarget())
 		done := time.Since(r.start)
-		if r.aborted.Load() && kind != errNone {
+		if kind != errNone && r.stopping() {
 			return
 		}
 		sh.mu.Lock()

@@ -58,22 +58,35 @@ func TestClosedModelCounts(t *testing.T) {
 
 func TestOpenModelExactCount(t *testing.T) {
 	srv := okServer(t)
-	res, err := Run(context.Background(), Plan{
-		Targets:  []Target{{URL: srv.URL}},
-		Rate:     400,
-		Duration: 500 * time.Millisecond,
-		// A generous lateness bound keeps a busy test machine from
-		// dropping starts, so the count is exact.
-		LateAfter: time.Minute,
-	})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name           string
+		plan           Plan
+		requests       int64
+		target, window float64
+	}{
+		{name: "constant", plan: Plan{Rate: 400, Duration: 500 * time.Millisecond}, requests: 200, target: 400, window: 0.5},
+		// 0 -> 400/s over 0.5 s is 100 starts, then 400/s for 0.25 s is 100.
+		{name: "ramp", plan: Plan{Stages: []Stage{{Duration: 500 * time.Millisecond, Target: 400}, {Duration: 250 * time.Millisecond, Target: 400}}},
+			requests: 200, target: 200 / 0.75, window: 0.75},
 	}
-	if res.Requests != 200 || res.Dropped != 0 || res.RateTarget != 400 {
-		t.Fatalf("requests %d dropped %d target %v, want 200, 0, 400", res.Requests, res.Dropped, res.RateTarget)
-	}
-	if res.RateAchieved < 399 || res.RateAchieved > 401 {
-		t.Errorf("achieved %v, want 400 ± 1", res.RateAchieved)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.plan
+			p.Targets = []Target{{URL: srv.URL}}
+			// A generous lateness bound keeps a busy test machine from
+			// dropping starts, so the count is exact.
+			p.LateAfter = time.Minute
+			res, err := Run(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Requests != tc.requests || res.Dropped != 0 || abs(res.RateTarget-tc.target) > 1e-6 {
+				t.Fatalf("requests %d dropped %d target %v, want %d, 0, %v", res.Requests, res.Dropped, res.RateTarget, tc.requests, tc.target)
+			}
+			if want := float64(tc.requests) / tc.window; abs(res.RateAchieved-want) > 1 {
+				t.Errorf("achieved %v, want %v ± 1", res.RateAchieved, want)
+			}
+		})
 	}
 }
 

@@ -64,7 +64,7 @@ type StressResult struct {
 	Knee int `json:"knee"`
 	// BreakingPoint is the first step where the service could not keep up:
 	// errors above MaxErrors, or (open model) less than 95 % of the offered
-	// rate served, or (closed model) throughput falling below the previous
+	// rate started (the rest dropped for want of a free connection), or (closed model) throughput falling below the previous
 	// step's.
 	BreakingPoint int     `json:"breaking_point"`
 	SLOP99        float64 `json:"slo_p99_ms"`
@@ -231,7 +231,7 @@ func judgeStep(res *Result, st StepResult, prev *StepResult, closed bool, sloP99
 	switch {
 	case res.Requests == 0, st.ErrorRatio > maxErrors:
 		broken = true
-	case !closed && float64(res.Requests) < DefaultKeepUpFrac*st.Load*res.Duration:
+	case !closed && res.RateAchieved < DefaultKeepUpFrac*st.Load:
 		broken = true
 	case closed && prev != nil && st.Throughput < prev.Throughput:
 		broken = true

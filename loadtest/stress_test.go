@@ -16,10 +16,10 @@ func TestJudgeStep(t *testing.T) {
 		closed       bool
 		meets, broke bool
 	}{
-		{name: "healthy open", res: Result{Requests: 1000, Duration: 10}, st: StepResult{Load: 100, P99: 50}, meets: true},
-		{name: "slow but keeping up", res: Result{Requests: 1000, Duration: 10}, st: StepResult{Load: 100, P99: 500}},
-		{name: "errors break", res: Result{Requests: 1000, Duration: 10}, st: StepResult{Load: 100, P99: 50, ErrorRatio: 0.2}, broke: true},
-		{name: "falls behind the rate", res: Result{Requests: 900, Duration: 10}, st: StepResult{Load: 100, P99: 50}, broke: true, meets: true},
+		{name: "healthy open", res: Result{Requests: 1000, Duration: 10, RateAchieved: 100}, st: StepResult{Load: 100, P99: 50}, meets: true},
+		{name: "slow but keeping up", res: Result{Requests: 1000, Duration: 10, RateAchieved: 99}, st: StepResult{Load: 100, P99: 500}},
+		{name: "errors break", res: Result{Requests: 1000, Duration: 10, RateAchieved: 100}, st: StepResult{Load: 100, P99: 50, ErrorRatio: 0.2}, broke: true},
+		{name: "falls behind the rate", res: Result{Requests: 900, Duration: 10, RateAchieved: 90}, st: StepResult{Load: 100, P99: 50}, broke: true, meets: true},
 		{name: "nothing answered", res: Result{Duration: 10}, st: StepResult{Load: 100}, broke: true},
 		{name: "closed throughput drops", closed: true, res: Result{Requests: 500, Duration: 10}, st: StepResult{Load: 8, Throughput: 50, P99: 10},
 			prev: &StepResult{Throughput: 60}, broke: true, meets: true},

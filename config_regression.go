@@ -13,7 +13,7 @@ const (
 const (
 	DefaultRegressionConsecutive = 3
 	DefaultRegressionCooldown    = 30 * time.Minute
-	DefaultRegressionWarmup      = 10
+	DefaultRegressionWarmup      = 20
 	DefaultRollbackTarget        = "previous"
 )
 
@@ -46,7 +46,9 @@ type RegressionConfig struct {
 	// run.
 	DryRun bool `yaml:"dryRun" json:"dryRun"`
 	// Warmup is how many intervals the live detector learns a series'
-	// level before judging it, and again after each change; default 10.
+	// level and spread before judging it, and again after each change;
+	// default 20, enough to see how often a slow request lands in an
+	// interval.
 	Warmup int `yaml:"warmup" json:"warmup"`
 }
 
@@ -73,7 +75,7 @@ func (c RegressionConfig) validate(p *problems) {
 		p.add("regression.rollbackCooldown", c.RollbackCooldown, "must not be negative")
 	}
 	if c.Warmup != 0 && (c.Warmup < 3 || c.Warmup > 10000) {
-		p.add("regression.warmup", c.Warmup, "must be between 3 and 10000 (0: default 10)")
+		p.add("regression.warmup", c.Warmup, "must be between 3 and 10000 (0: default 20)")
 	}
 	if len(c.RollbackCommand) > 0 && c.RollbackCommand[0] == "" {
 		p.add("regression.rollbackCommand", c.RollbackCommand, "must name a program first")

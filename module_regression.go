@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -31,7 +32,7 @@ const (
 const maxRegressionFindings = 50
 
 // RegressionModule feeds every key series the engine sees (response time,
-// throughput, error rate, and per-route latency, error rate and throughput)
+// throughput, error rate, and per-route latency and error rate)
 // to a live change detector. A change for the worse becomes a Finding and a
 // rollback Action of risk risky; once the regression has lasted
 // ConsecutiveFailures intervals and AutoRollbackEnabled is set, the action
@@ -138,10 +139,32 @@ func keySeries(key string) bool {
 	name, _, _ := strings.Cut(key, "{")
 	switch name {
 	case metrics.ResponseTimeMs, metrics.ThroughputRPS, metrics.ErrorRate,
-		APIRouteP95Ms, APIRouteErrorRate, APIRouteRPS:
+		APIRouteP95Ms, APIRouteErrorRate:
+		// Per-route throughput follows the callers, not the service's
+		// health, so it is not judged.
 		return true
 	}
 	return false
+}
+
+// minLatencyShiftMs is the smallest latency change worth a person's
+// attention, however large relative to a sub-millisecond route.
+const minLatencyShiftMs = 5
+
+func tooSmall(name string, a regress.Alarm) bool {
+	if name == metrics.ResponseTimeMs || name == APIRouteP95Ms {
+		return math.Abs(a.MeanAfter-a.MeanBefore) < minLatencyShiftMs
+	}
+	return false
+}
+
+// measured maps a reading to what the detector sees: a latency of zero is
+// an interval without requests, not a fast one, so it is missing.
+func measured(name string, v float64) float64 {
+	if v <= 0 && (name == metrics.ResponseTimeMs || name == APIRouteP95Ms) {
+		return math.NaN()
+	}
+	return v
 }
 
 // Recommend feeds the snapshot's key series to the detector and proposes a
@@ -158,11 +181,11 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, k := range keys {
-		a, ok := m.det.Observe(k, snap.Latest[k])
-		if !ok {
+		name, _, _ := strings.Cut(k, "{")
+		a, ok := m.det.Observe(k, measured(name, snap.Latest[k]))
+		if !ok || tooSmall(name, a) {
 			continue
 		}
-		name, _, _ := strings.Cut(k, "{")
 		worse := a.Up == (regress.DirectionOf(name) == regress.LowerIsBetter)
 		if !worse {
 			delete(m.active, k) // back to (or better than) where it was

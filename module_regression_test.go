@@ -34,7 +34,7 @@ func TestRegressionModuleInEngine(t *testing.T) {
 			}
 			load := &testModule{name: "load"}
 			e, clk := newTestEngine(t, cfg, load, reg)
-			for i := range 15 {
+			for i := range 25 { // past the 20-interval warm-up
 				load.set(metrics.ResponseTimeMs, 100+float64(i%3))
 				e.step(clk)
 			}
@@ -99,9 +99,9 @@ func TestRegressionModuleDirections(t *testing.T) {
 		return acts
 	}
 	// Throughput rising is good news: no finding, no action.
-	for i := range 30 {
+	for i := range 50 {
 		v := 500.0
-		if i >= 15 {
+		if i >= 25 {
 			v = 900
 		}
 		if acts := feed(metrics.ThroughputRPS, v+float64(i%2)); len(acts) != 0 {

@@ -82,7 +82,7 @@ func ExampleOnline() {
 			fmt.Printf("change confirmed at %d, started at %d: %.0f → %.0f\n", i, a.Start, a.MeanBefore, a.MeanAfter)
 		}
 	}
-	// Output: change confirmed at 51, started at 50: 98 → 204
+	// Output: change confirmed at 52, started at 50: 98 → 200
 }
 
 func ExampleRollbacker_TriggerManualRollback() {

@@ -75,17 +75,15 @@ type Alarm struct {
 // The zero value is not usable; create one with NewOnline. An Online is not
 // safe for concurrent use.
 type Online struct {
-	o        OnlineOptions
-	n        int // points seen, missing included
-	warm     []float64
-	ref, sd  float64
-	ready    bool
-	hi, lo   float64 // CUSUM sums
-	hiStart  int     // where the current positive run began
-	loStart  int
-	hiSum    float64 // sum and count of values since hiStart
-	loSum    float64
-	hiN, loN int
+	o       OnlineOptions
+	n       int // points seen, missing included
+	warm    []float64
+	ref, sd float64
+	ready   bool
+	hi, lo  float64 // CUSUM sums
+	hiStart int     // where the current positive run began
+	loStart int
+	scratch []float64
 	// ring holds the newest values (and their positions) so an alarm can
 	// place the change by maximum likelihood; fixed size keeps Add O(1).
 	ring    [ringSize]float64
@@ -127,43 +125,40 @@ func (d *Online) Add(v float64) (Alarm, bool) {
 	z := (v - d.ref) / d.sd
 	z = math.Max(-d.o.Clip, math.Min(d.o.Clip, z))
 	if d.hi == 0 {
-		d.hiStart, d.hiSum, d.hiN = i, 0, 0
+		d.hiStart = i
 	}
 	if d.lo == 0 {
-		d.loStart, d.loSum, d.loN = i, 0, 0
+		d.loStart = i
 	}
 	d.hi = math.Max(0, d.hi+z-d.o.Drift)
 	d.lo = math.Max(0, d.lo-z-d.o.Drift)
-	if d.hi > 0 {
-		d.hiSum += v
-		d.hiN++
-	}
-	if d.lo > 0 {
-		d.loSum += v
-		d.loN++
-	}
 	if d.hi > d.o.Threshold {
-		if a, ok := d.alarm(i, d.hiStart, d.hiSum/float64(d.hiN), true); ok {
+		if a, ok := d.alarm(i, d.hiStart, true); ok {
 			return a, true
 		}
 	}
 	if d.lo > d.o.Threshold {
-		if a, ok := d.alarm(i, d.loStart, d.loSum/float64(d.loN), false); ok {
+		if a, ok := d.alarm(i, d.loStart, false); ok {
 			return a, true
 		}
 	}
 	return Alarm{}, false
 }
 
-func (d *Online) alarm(i, start int, after float64, up bool) (Alarm, bool) {
+func (d *Online) alarm(i, start int, up bool) (Alarm, bool) {
+	start, after, n := d.locate(start)
+	if n < minConfirm {
+		return Alarm{}, false
+	}
 	big := math.Abs(after-d.ref) >= d.o.MinEffect*math.Abs(d.ref)
 	if d.ref == 0 {
 		big = math.Abs(after) >= d.sd
 	}
-	if !big {
+	// The median since the change must sit on the side the sums say: a
+	// couple of extreme intervals pull a mean, not a median.
+	if !big || (after > d.ref) != up {
 		return Alarm{}, false
 	}
-	start, after = d.locate(start)
 	a := Alarm{Index: i, Start: start, MeanBefore: d.ref, MeanAfter: after, Up: up}
 	if d.ref != 0 {
 		a.ChangePct = (after/d.ref - 1) * 100
@@ -174,39 +169,53 @@ func (d *Online) alarm(i, start int, after float64, up bool) (Alarm, bool) {
 	return a, true
 }
 
+// minConfirm is the fewest points after a change before it is reported, so
+// that its size is estimated from more than one or two intervals.
+const minConfirm = 3
+
 // locate re-estimates where the change began: among the positions since
 // the CUSUM run started (as far back as the ring reaches), the τ that
 // maximises (Σ_{j≥τ} (x_j − ref))² / count, the likelihood of a mean shift
-// from the known reference. It returns τ and the mean since τ.
-func (d *Online) locate(runStart int) (int, float64) {
-	var sum, raw float64
-	best, bestPos, bestMean := -1.0, runStart, 0.0
+// from the known reference. It returns τ, the median of the values since τ
+// (robust to a stray interval) and their number.
+func (d *Online) locate(runStart int) (int, float64, int) {
+	var sum float64
+	best, bestPos, bestK := -1.0, runStart, 0
 	for k := 1; k <= min(d.ringN, ringSize); k++ {
 		j := (d.ringN - k) % ringSize
 		if d.ringPos[j] < runStart {
 			break
 		}
 		sum += d.ring[j] - d.ref
-		raw += d.ring[j]
 		if score := sum * sum / float64(k); score > best {
-			best, bestPos, bestMean = score, d.ringPos[j], raw/float64(k)
+			best, bestPos, bestK = score, d.ringPos[j], k
 		}
 	}
-	if best < 0 {
-		return runStart, d.ref
+	if bestK == 0 {
+		return runStart, d.ref, 0
 	}
-	return bestPos, bestMean
+	vals := d.scratch[:0]
+	for k := 1; k <= bestK; k++ {
+		vals = append(vals, d.ring[(d.ringN-k)%ringSize])
+	}
+	slices.Sort(vals)
+	d.scratch = vals
+	return bestPos, sortedMedian(vals), bestK
 }
 
 func (d *Online) learn() {
 	s := slices.Clone(d.warm)
 	slices.Sort(s)
 	d.ref = sortedMedian(s)
+	// The larger of two robust scales: MAD ignores a minority of slow
+	// intervals, the interquartile range does not, and live latency is
+	// often bimodal (an interval with or without a slow request).
+	iqr := (quantileSorted(s, 0.75) - quantileSorted(s, 0.25)) / 1.349
 	for i := range s {
 		s[i] = math.Abs(s[i] - d.ref)
 	}
 	slices.Sort(s)
-	d.sd = 1.4826 * sortedMedian(s)
+	d.sd = math.Max(1.4826*sortedMedian(s), iqr)
 	// A quiet or quantised warm-up has no spread; a floor of 1% of the level
 	// keeps ordinary jitter from looking like a change.
 	if floor := 0.01 * math.Abs(d.ref); d.sd < floor {
@@ -217,4 +226,17 @@ func (d *Online) learn() {
 	}
 	d.ready = true
 	d.hi, d.lo = 0, 0
+}
+
+// quantileSorted is the linearly interpolated p-quantile of sorted s.
+func quantileSorted(s []float64, p float64) float64 {
+	if len(s) == 1 {
+		return s[0]
+	}
+	h := p * float64(len(s)-1)
+	lo := int(math.Floor(h))
+	if lo+1 >= len(s) {
+		return s[len(s)-1]
+	}
+	return s[lo] + (h-float64(lo))*(s[lo+1]-s[lo])
 }

@@ -41,6 +41,13 @@ func wire(w *wiring) error {
 			return err
 		}
 	}
+	if w.cfg.Modules.Regression {
+		m, err := perfengine.NewRegressionModule(w.cfg.Regression)
+		if err != nil {
+			return fmt.Errorf("regression detector: %w", err)
+		}
+		w.modules = append(w.modules, m)
+	}
 	return nil
 }
 

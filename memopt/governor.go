@@ -107,6 +107,7 @@ type Governor struct {
 	origGOGC int64 // GOGC when the governor started
 	history  []Change
 	owned    map[Knob]int64 // last value the governor set, per knob
+	changed  map[Knob]time.Time
 }
 
 // NewGovernor returns a governor of this process with o's defaults filled
@@ -120,7 +121,7 @@ func NewGovernor(o Options, cgroupLimit uint64) (*Governor, error) {
 }
 
 func newGovernor(o Options, cgroupLimit uint64, k runtimeKnobs) *Governor {
-	g := &Governor{o: o, knobs: k, cgroup: cgroupLimit, owned: map[Knob]int64{}}
+	g := &Governor{o: o, knobs: k, cgroup: cgroupLimit, owned: map[Knob]int64{}, changed: map[Knob]time.Time{}}
 	getenv := o.Getenv
 	if v := getenv("GOGC"); v != "" {
 		g.userGOGC = "GOGC=" + v + " in the environment"
@@ -183,7 +184,10 @@ func (g *Governor) Recommend(in GovernorInput) []Tuning {
 		}
 	}
 
-	if g.userGOGC == "" && curGC > 0 {
+	// A GOGC change needs time to show in the samples; without a pause the
+	// same pressure would ratchet GOGC to its floor one cycle after another.
+	cooling := g.o.Now().Sub(g.changed[KnobGOGC]) < g.o.TuneCooldown
+	if g.userGOGC == "" && curGC > 0 && (!cooling || in.Thrashing) {
 		lo, hi := int64(g.o.GOGCMin), int64(g.o.GOGCMax)
 		switch {
 		case in.Thrashing && curGC < g.origGOGC:
@@ -228,6 +232,7 @@ func (g *Governor) Apply(t Tuning) (Change, error) {
 	g.knobs.set(t.Knob, t.To)
 	g.owned[t.Knob] = t.To
 	c := Change{Tuning: t, Time: g.o.Now()}
+	g.changed[t.Knob] = c.Time
 	g.history = append(g.history, c)
 	return c, nil
 }

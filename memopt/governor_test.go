@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"time"
 )
 
 type fakeKnobs map[Knob]int64
@@ -92,6 +93,11 @@ func TestGovernorApplyUndo(t *testing.T) {
 	if _, err := g.Apply(ts[1]); !errors.Is(err, ErrStale) {
 		t.Errorf("second Apply error = %v, want ErrStale", err)
 	}
+	// Right after a change, the same pressure proposes nothing more.
+	if again := g.Recommend(GovernorInput{Usage: 0.85}); len(again) != 0 {
+		t.Errorf("Recommend() during the cooldown = %v, want nothing", again)
+	}
+	g.o.Now = func() time.Time { return time.Now().Add(2 * time.Minute) }
 	// Pressure gone: relaxing walks GOGC back.
 	relax := g.Recommend(GovernorInput{Usage: 0.3})
 	if len(relax) != 1 || relax[0].To <= 75 || relax[0].To > 100 {

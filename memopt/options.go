@@ -26,6 +26,7 @@ const (
 	DefaultMinGoroutineGrowth = 1 // goroutines per minute
 	DefaultMinGoroutineRise   = 10
 	DefaultGOGCMin            = 50
+	DefaultTuneCooldown       = time.Minute
 	DefaultGOGCMax            = 400
 	DefaultLimitHeadroom      = 0.10
 	DefaultHighGCCPU          = 0.10
@@ -85,6 +86,9 @@ type Options struct {
 	// Governor bounds. GOGCMin and GOGCMax bound the GC percent the
 	// governor sets; default 50 and 400.
 	GOGCMin, GOGCMax int
+	// TuneCooldown is the least time between two GOGC changes, except
+	// backing off from thrashing; default 1m.
+	TuneCooldown time.Duration
 	// LimitHeadroom is the share of the cgroup limit left above GOMEMLIMIT;
 	// default 0.1.
 	LimitHeadroom float64
@@ -145,6 +149,7 @@ func (o Options) withDefaults() (Options, error) {
 	setI(&o.GOGCMin, DefaultGOGCMin)
 	setI(&o.GOGCMax, DefaultGOGCMax)
 	setF(&o.LimitHeadroom, DefaultLimitHeadroom)
+	setD(&o.TuneCooldown, DefaultTuneCooldown)
 	setF(&o.HighGCCPU, DefaultHighGCCPU)
 	setF(&o.PlentifulRatio, DefaultPlentifulRatio)
 	setF(&o.WarningRatio, DefaultWarningRatio)

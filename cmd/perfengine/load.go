@@ -137,10 +137,13 @@ func progressBar(stderr io.Writer, total time.Duration, quiet bool) (func(loadte
 		return fmt.Sprintf("%s%5.0fs %8.0f req/s  errors %d  p99 %.1fms", step, pr.Elapsed.Seconds(), pr.Rate, pr.Errors, pr.P99)
 	}
 	if !isTerminal(stderr) {
-		var last time.Duration
+		var (
+			last     time.Duration
+			lastStep int
+		)
 		return func(pr loadtest.Progress) {
-			if pr.Elapsed-last >= logEvery || pr.Step > 0 && pr.Elapsed < time.Second {
-				last = pr.Elapsed
+			if pr.Step != lastStep || pr.Elapsed-last >= logEvery {
+				last, lastStep = pr.Elapsed, pr.Step
 				fmt.Fprintln(stderr, "progress: "+line(pr))
 			}
 		}, func(bool) {}

@@ -66,9 +66,12 @@ func (b *breaker) admit(host string) (probe bool, err error) {
 	if b.cfg.Disabled {
 		return false, nil
 	}
-	now := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.state == BreakerClosed {
+		return false, nil
+	}
+	now := b.now()
 	switch b.state {
 	case BreakerOpen:
 		if now.Before(b.openedUntil) {

@@ -24,6 +24,7 @@ const (
 	DefaultBudgetRatio   = 0.5
 
 	DefaultHedgeQuantile   = 0.95
+	DefaultHedgeMinDelay   = time.Millisecond
 	DefaultHedgeMinSamples = 50
 
 	DefaultBreakerFailureRatio = 0.5
@@ -108,6 +109,9 @@ type HedgeConfig struct {
 	Quantile float64 `yaml:"quantile" json:"quantile"`
 	// MinSamples before the observed quantile is trusted; default 50.
 	MinSamples int `yaml:"minSamples" json:"minSamples"`
+	// MinDelay is the shortest observed delay worth hedging at: below it a
+	// second request saves less than it costs. Default 1ms.
+	MinDelay time.Duration `yaml:"minDelay" json:"minDelay"`
 }
 
 // BreakerConfig trips a host's circuit after a failure ratio over a window.
@@ -164,6 +168,7 @@ func (c Config) withDefaults() Config {
 		c.Hedge.Quantile = DefaultHedgeQuantile
 	}
 	def(&c.Hedge.MinSamples, DefaultHedgeMinSamples)
+	defD(&c.Hedge.MinDelay, DefaultHedgeMinDelay)
 	if c.Breaker.FailureRatio == 0 {
 		c.Breaker.FailureRatio = DefaultBreakerFailureRatio
 	}
@@ -213,8 +218,8 @@ func (c Config) Validate() error {
 	if c.Retry.BudgetRatio < 0 || c.Retry.BudgetRatio > 1 {
 		bad("retry.budgetRatio", c.Retry.BudgetRatio, "in 0..1")
 	}
-	if c.Hedge.Delay < 0 {
-		bad("hedge.delay", c.Hedge.Delay, "non-negative")
+	if c.Hedge.Delay < 0 || c.Hedge.MinDelay < 0 {
+		bad("hedge.delay/minDelay", fmt.Sprint(c.Hedge.Delay, "/", c.Hedge.MinDelay), "non-negative")
 	}
 	if c.Hedge.Quantile < 0 || c.Hedge.Quantile >= 1 {
 		bad("hedge.quantile", c.Hedge.Quantile, "in [0, 1)")

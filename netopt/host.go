@@ -32,8 +32,9 @@ type host struct {
 	requests, attempts, retries, hedges, hedgeWins atomic.Uint64
 	failures, rejected, throttled                  atomic.Uint64
 	conns, reused, decoded, coalesced              atomic.Uint64
-	dnsNs, dnsN, connNs, connN                     atomic.Int64
-	tlsNs, tlsN, ttfbNs, ttfbN                     atomic.Int64
+	dns, connect, tls                              phases
+	ttfbNs, ttfbN                                  atomic.Int64
+	trace                                          *httptrace.ClientTrace
 	inflight, peak                                 atomic.Int64
 
 	hedgeNs     atomic.Int64 // observed hedging delay; 0 until known
@@ -46,13 +47,15 @@ type host struct {
 }
 
 func newHost(name string, t *Transport) *host {
-	return &host{
+	h := &host{
 		name:    name,
 		budget:  newBudget(t.cfg.Retry.BudgetTokens, t.cfg.Retry.BudgetRatio),
 		breaker: newBreaker(t.cfg.Breaker, t.now),
 		lat:     metrics.NewLatencyRecorder(),
 		window:  metrics.NewHistogram(),
 	}
+	h.trace = h.newTrace(t)
+	return h
 }
 
 // host returns the figures of a host (host:port), creating them up to
@@ -84,7 +87,11 @@ func (t *Transport) hedgeDelay(h *host) time.Duration {
 		return t.cfg.Hedge.Delay
 	}
 	h.refresh(t, false)
-	return time.Duration(h.hedgeNs.Load())
+	d := time.Duration(h.hedgeNs.Load())
+	if d < t.cfg.Hedge.MinDelay {
+		return 0
+	}
+	return d
 }
 
 // refresh folds the recorder into the window at most every refreshEvery
@@ -123,17 +130,19 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, h *host, pro
 	if in := h.inflight.Add(1); in > h.peak.Load() {
 		h.peak.Store(in)
 	}
-	tr := &attemptTrace{h: h, t: t}
 	start := t.now()
-	tr.start = start
-	out := req.WithContext(httptrace.WithClientTrace(ctx, tr.trace()))
+	out := req.WithContext(h.withTrace(ctx))
 	asked := false
 	if !t.cfg.Compression.Disabled && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == "" && req.Method != http.MethodHead {
-		out.Header = req.Header.Clone()
-		if out.Header == nil {
-			out.Header = http.Header{}
+		// A shallow copy: one key is added and no value is changed, so the
+		// caller's slices can be shared (a deep Clone costs an allocation
+		// per header).
+		hdr := make(http.Header, len(req.Header)+1)
+		for k, v := range req.Header {
+			hdr[k] = v
 		}
-		out.Header["Accept-Encoding"] = acceptEncoding
+		hdr["Accept-Encoding"] = acceptEncoding
+		out.Header = hdr
 		asked = true
 	}
 	resp, err := t.roundTripper().RoundTrip(out)
@@ -154,6 +163,8 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, h *host, pro
 		return nil, err
 	}
 	h.lat.Record(elapsed)
+	h.ttfbNs.Add(int64(elapsed))
+	h.ttfbN.Add(1)
 	if t.statusR[resp.StatusCode] {
 		h.failures.Add(1)
 		h.budget.spend()
@@ -168,47 +179,68 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, h *host, pro
 	return resp, nil
 }
 
-// attemptTrace times one attempt's connection phases. Dial callbacks may
-// run on the transport's dialing goroutine, hence the atomics.
-type attemptTrace struct {
-	h                    *host
-	t                    *Transport
-	start                time.Time
-	dns, connect, tlsStr atomic.Int64 // unix ns of the phase start
+// phases pairs the starts and ends of one connection phase (DNS, connect,
+// TLS) of a host. The hooks of a dial run on the transport's dialing
+// goroutine, outside the request's, and several dials to one host may
+// overlap: each end is paired with the oldest open start, which is exact
+// for dials that do not overlap and close for those that do. Phases happen
+// once per new connection, so the mutex stays off the path of reused ones.
+type phases struct {
+	mu     sync.Mutex
+	starts []int64
+	sum, n atomic.Int64
 }
 
-func (a *attemptTrace) trace() *httptrace.ClientTrace {
+func (p *phases) start(now int64) {
+	p.mu.Lock()
+	if len(p.starts) < 64 {
+		p.starts = append(p.starts, now)
+	}
+	p.mu.Unlock()
+}
+
+func (p *phases) done(now int64, ok bool) {
+	p.mu.Lock()
+	var s int64
+	if len(p.starts) > 0 {
+		s = p.starts[0]
+		p.starts = p.starts[1:]
+	}
+	p.mu.Unlock()
+	if s != 0 && ok {
+		p.sum.Add(now - s)
+		p.n.Add(1)
+	}
+}
+
+func (p *phases) mean() time.Duration { return mean(p.sum.Load(), p.n.Load()) }
+
+// newTrace builds the host's hooks once: one shared ClientTrace costs a
+// request two context values instead of a dozen closures.
+func (h *host) newTrace(t *Transport) *httptrace.ClientTrace {
+	now := func() int64 { return t.now().UnixNano() }
 	return &httptrace.ClientTrace{
-		DNSStart: func(httptrace.DNSStartInfo) { a.dns.Store(a.t.now().UnixNano()) },
-		DNSDone: func(i httptrace.DNSDoneInfo) {
-			if s := a.dns.Load(); s != 0 && i.Err == nil {
-				a.h.dnsNs.Add(a.t.now().UnixNano() - s)
-				a.h.dnsN.Add(1)
-			}
-		},
-		ConnectStart: func(string, string) { a.connect.CompareAndSwap(0, a.t.now().UnixNano()) },
-		ConnectDone: func(_, _ string, err error) {
-			if s := a.connect.Swap(0); s != 0 && err == nil {
-				a.h.connNs.Add(a.t.now().UnixNano() - s)
-				a.h.connN.Add(1)
-			}
-		},
-		TLSHandshakeStart: func() { a.tlsStr.Store(a.t.now().UnixNano()) },
-		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
-			if s := a.tlsStr.Load(); s != 0 && err == nil {
-				a.h.tlsNs.Add(a.t.now().UnixNano() - s)
-				a.h.tlsN.Add(1)
-			}
-		},
+		DNSStart:          func(httptrace.DNSStartInfo) { h.dns.start(now()) },
+		DNSDone:           func(i httptrace.DNSDoneInfo) { h.dns.done(now(), i.Err == nil) },
+		ConnectStart:      func(string, string) { h.connect.start(now()) },
+		ConnectDone:       func(_, _ string, err error) { h.connect.done(now(), err == nil) },
+		TLSHandshakeStart: func() { h.tls.start(now()) },
+		TLSHandshakeDone:  func(_ tls.ConnectionState, err error) { h.tls.done(now(), err == nil) },
 		GotConn: func(i httptrace.GotConnInfo) {
-			a.h.conns.Add(1)
+			h.conns.Add(1)
 			if i.Reused {
-				a.h.reused.Add(1)
+				h.reused.Add(1)
 			}
-		},
-		GotFirstResponseByte: func() {
-			a.h.ttfbNs.Add(int64(a.t.now().Sub(a.start)))
-			a.h.ttfbN.Add(1)
 		},
 	}
+}
+
+// withTrace adds the host's hooks to ctx. A caller's own trace is kept: it
+// is composed with a copy of ours, since composing changes the trace.
+func (h *host) withTrace(ctx context.Context) context.Context {
+	if httptrace.ContextClientTrace(ctx) == nil {
+		return httptrace.WithClientTrace(ctx, h.trace)
+	}
+	tc := *h.trace
+	return httptrace.WithClientTrace(ctx, &tc)
 }

@@ -34,7 +34,9 @@ type HostMetrics struct {
 	Decoded    uint64 `json:"decoded"`    // compressed responses decoded
 	Conns      uint64 `json:"conns"`      // connections obtained
 	ReuseRatio float64
-	// Mean connection phases; zero when no new connection was made.
+	// Mean connection phases of new connections (zero when none was made
+	// or the phase did not happen, as DNS for an IP address), and the mean
+	// time from sending a request until its response headers (TTFB).
 	DNS, Connect, TLS, TTFB time.Duration
 	P50, P95, P99           time.Duration
 	HedgeDelay              time.Duration
@@ -82,8 +84,7 @@ func (h *host) metrics(t *Transport) HostMetrics {
 		Hedges: h.hedges.Load(), HedgeWins: h.hedgeWins.Load(), Failures: h.failures.Load(),
 		Rejected: h.rejected.Load(), Throttled: h.throttled.Load(), Coalesced: h.coalesced.Load(),
 		Decoded: h.decoded.Load(), Conns: h.conns.Load(),
-		DNS: mean(h.dnsNs.Load(), h.dnsN.Load()), Connect: mean(h.connNs.Load(), h.connN.Load()),
-		TLS: mean(h.tlsNs.Load(), h.tlsN.Load()), TTFB: mean(h.ttfbNs.Load(), h.ttfbN.Load()),
+		DNS: h.dns.mean(), Connect: h.connect.mean(), TLS: h.tls.mean(), TTFB: mean(h.ttfbNs.Load(), h.ttfbN.Load()),
 		P50: p50, P95: p95, P99: p99, HedgeDelay: t.hedgeDelay(h),
 		InFlight: h.inflight.Load(), PeakInFlight: h.peak.Load(),
 		Breaker: state, BreakerOpens: opens, BudgetTokens: h.budget.tokens(),

@@ -256,8 +256,9 @@ func TestHedgeFirstAnswerWinsLoserCancelled(t *testing.T) {
 	}
 	<-cancelled
 	m := tr.Metrics(t.Context()).Hosts[0]
-	if m.Hedges != 1 || m.HedgeWins != 1 {
-		t.Errorf("hedges %d wins %d, want 1 and 1", m.Hedges, m.HedgeWins)
+	// Either copy may reach the server first and be the slow one.
+	if m.Hedges != 1 || m.HedgeWins > 1 {
+		t.Errorf("hedges %d wins %d, want 1 and at most 1", m.Hedges, m.HedgeWins)
 	}
 }
 

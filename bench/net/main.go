@@ -1,0 +1,235 @@
+// Command netbench measures netopt against a plain http.Client over
+// loopback servers that inject faults, all in one run:
+//
+//   - tail: 5 % of responses 200 ms late; p99 of each client and the extra
+//     requests hedging cost (counted by the server);
+//   - failures: 10 % connection resets and 10 % 503 with Retry-After: 1;
+//     the success ratio of idempotent GETs and the attempts per request;
+//   - overhead: the stack's cost per request over an in-memory
+//     RoundTripper, as Go benchmarks of both clients.
+//
+//	go run ./bench/net            # text
+//	go run ./bench/net -json      # machine-readable
+//
+// Every server listens on 127.0.0.1; nothing leaves the machine.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/netopt"
+	"github.com/perfengine/perfengine/netopt/faults"
+)
+
+type clientRun struct {
+	Client      string  `json:"client"`
+	Requests    int     `json:"requests"`
+	OK          int     `json:"ok"`
+	SuccessRate float64 `json:"success_ratio"`
+	P50Ms       float64 `json:"p50_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
+	ServerSeen  uint64  `json:"server_requests"`
+	ExtraRatio  float64 `json:"extra_requests_ratio"` // server requests / requests - 1
+	Hedges      uint64  `json:"hedges,omitempty"`
+	Retries     uint64  `json:"retries,omitempty"`
+	Throttled   uint64  `json:"throttled,omitempty"`
+	MinTokens   float64 `json:"budget_tokens_left,omitempty"`
+	Seconds     float64 `json:"seconds"`
+}
+
+type overhead struct {
+	PlainNs, StackNs         float64
+	PlainB, StackB           int64
+	PlainAllocs, StackAllocs int64
+	DeltaNs                  float64
+}
+
+type report struct {
+	Tail        [2]clientRun `json:"tail"`
+	TailRatio   float64      `json:"p99_ratio_plain_over_netopt"`
+	Failures    [2]clientRun `json:"failures"`
+	Overhead    overhead     `json:"overhead"`
+	Concurrency int          `json:"concurrency"`
+}
+
+func main() {
+	n := flag.Int("n", 4000, "requests per client and scenario")
+	c := flag.Int("c", 16, "concurrent workers")
+	asJSON := flag.Bool("json", false, "print JSON")
+	flag.Parse()
+	if *n < 100 || *c < 1 {
+		fmt.Fprintln(os.Stderr, "netbench: -n must be at least 100 and -c at least 1")
+		os.Exit(2)
+	}
+	r := report{Concurrency: *c}
+	fmt.Fprintln(os.Stderr, "netbench: tail scenario")
+	tail := faults.Config{SlowRatio: 0.05, SlowDelay: 200 * time.Millisecond, Seed: 1}
+	r.Tail[0] = measure("plain", tail, *n, *c, nil)
+	r.Tail[1] = measure("netopt", tail, *n, *c, &netopt.Config{})
+	if r.Tail[1].P99Ms > 0 {
+		r.TailRatio = r.Tail[0].P99Ms / r.Tail[1].P99Ms
+	}
+	fmt.Fprintln(os.Stderr, "netbench: failure scenario")
+	fail := faults.Config{ResetRatio: 0.1, UnavailableRatio: 0.1, RetryAfter: "1", Seed: 2}
+	nf := max(*n/2, 100)
+	r.Failures[0] = measure("plain", fail, nf, *c*4, nil)
+	r.Failures[1] = measure("netopt", fail, nf, *c*4, &netopt.Config{})
+	fmt.Fprintln(os.Stderr, "netbench: overhead benchmarks")
+	r.Overhead = measureOverhead()
+	if *asJSON {
+		e := json.NewEncoder(os.Stdout)
+		e.SetIndent("", "  ")
+		_ = e.Encode(r)
+		return
+	}
+	printReport(r)
+}
+
+// measure sends n GETs from c workers to a fresh faulty server, through
+// either a plain client (same pool size) or the netopt stack. A warm-up of
+// 200 requests, not measured, fills the pool and the host's latency window.
+func measure(name string, fc faults.Config, n, c int, cfg *netopt.Config) clientRun {
+	h := faults.New(fc, nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	pool := netopt.NewPooledTransport(netopt.PoolConfig{MaxConnections: 4 * c, MaxIdleConnections: 4 * c})
+	defer pool.CloseIdleConnections()
+	var client *http.Client
+	var tr *netopt.Transport
+	if cfg == nil {
+		client = &http.Client{Transport: pool}
+	} else {
+		var err error
+		if tr, err = netopt.NewTransport(pool, *cfg); err != nil {
+			panic(err)
+		}
+		client = tr.Client()
+	}
+	get := func() (time.Duration, bool) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/item", nil)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return time.Since(start), false
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return time.Since(start), err == nil && resp.StatusCode == http.StatusOK
+	}
+	run := func(total int, hist *metrics.Histogram) (ok int) {
+		var next, good atomic.Int64
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for range c {
+			wg.Go(func() {
+				local := metrics.NewHistogram()
+				for next.Add(1) <= int64(total) {
+					d, success := get()
+					local.Record(d)
+					if success {
+						good.Add(1)
+					}
+				}
+				mu.Lock()
+				hist.Merge(local)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		return int(good.Load())
+	}
+	run(200, metrics.NewHistogram())
+	before := h.Counts().Requests
+	var m0 netopt.HostMetrics
+	if tr != nil {
+		m0 = tr.Metrics(context.Background()).Hosts[0]
+	}
+	hist := metrics.NewHistogram()
+	start := time.Now()
+	ok := run(n, hist)
+	out := clientRun{
+		Client: name, Requests: n, OK: ok, SuccessRate: float64(ok) / float64(n),
+		P50Ms: ms(hist.Quantile(0.5)), P99Ms: ms(hist.Quantile(0.99)), MaxMs: ms(hist.Max()),
+		ServerSeen: h.Counts().Requests - before, Seconds: time.Since(start).Seconds(),
+	}
+	out.ExtraRatio = float64(out.ServerSeen)/float64(n) - 1
+	if tr != nil {
+		m := tr.Metrics(context.Background()).Hosts[0]
+		out.Hedges, out.Retries, out.Throttled = m.Hedges-m0.Hedges, m.Retries-m0.Retries, m.Throttled-m0.Throttled
+		out.MinTokens = m.BudgetTokens
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// memRT answers at once from memory, so the benchmarks time the clients
+// and not the network.
+type memRT struct{}
+
+func (memRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+}
+
+func measureOverhead() overhead {
+	bench := func(c *http.Client) testing.BenchmarkResult {
+		return testing.Benchmark(func(b *testing.B) {
+			b.ReportAllocs()
+			req, _ := http.NewRequest(http.MethodGet, "http://upstream.test/item", nil)
+			for b.Loop() {
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+	tr, err := netopt.NewTransport(memRT{}, netopt.Config{})
+	if err != nil {
+		panic(err)
+	}
+	p := bench(&http.Client{Transport: memRT{}})
+	s := bench(tr.Client())
+	return overhead{
+		PlainNs: float64(p.NsPerOp()), StackNs: float64(s.NsPerOp()),
+		PlainB: p.AllocedBytesPerOp(), StackB: s.AllocedBytesPerOp(),
+		PlainAllocs: p.AllocsPerOp(), StackAllocs: s.AllocsPerOp(),
+		DeltaNs: float64(s.NsPerOp() - p.NsPerOp()),
+	}
+}
+
+func printReport(r report) {
+	var b strings.Builder
+	row := func(cr clientRun) {
+		fmt.Fprintf(&b, "  %-7s n=%d ok=%.4f p50=%.2fms p99=%.2fms max=%.1fms server_requests=%d extra=%.2f%% hedges=%d retries=%d throttled=%d tokens_left=%.1f (%.1fs)\n",
+			cr.Client, cr.Requests, cr.SuccessRate, cr.P50Ms, cr.P99Ms, cr.MaxMs, cr.ServerSeen, 100*cr.ExtraRatio, cr.Hedges, cr.Retries, cr.Throttled, cr.MinTokens, cr.Seconds)
+	}
+	fmt.Fprintf(&b, "tail (5%% of responses 200ms late), %d workers:\n", r.Concurrency)
+	row(r.Tail[0])
+	row(r.Tail[1])
+	fmt.Fprintf(&b, "  p99 plain/netopt = %.1fx\n", r.TailRatio)
+	fmt.Fprintf(&b, "failures (10%% resets, 10%% 503 Retry-After: 1), %d workers:\n", 4*r.Concurrency)
+	row(r.Failures[0])
+	row(r.Failures[1])
+	o := r.Overhead
+	fmt.Fprintf(&b, "overhead over an in-memory RoundTripper:\n  plain  %.0f ns/op %d B/op %d allocs/op\n  netopt %.0f ns/op %d B/op %d allocs/op\n  stack cost %.0f ns/request\n",
+		o.PlainNs, o.PlainB, o.PlainAllocs, o.StackNs, o.StackB, o.StackAllocs, o.DeltaNs)
+	fmt.Print(b.String())
+}

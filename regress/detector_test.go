@@ -16,13 +16,57 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "perfengine.db"), store.Retention{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestSeriesFromStore(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var samples []metrics.Sample
+	for i := range 60 {
+		v := 100.0
+		if i >= 30 {
+			v = 200
+		}
+		samples = append(samples, metrics.Sample{Name: "response_time_ms", Value: v + float64(i%3), Time: t0.Add(time.Duration(i) * time.Second)})
+	}
+	if err := st.WriteSamples(ctx, samples); err != nil {
+		t.Fatal(err)
+	}
+	s, err := SeriesFromStore(ctx, st, store.SampleQuery{Name: "response_time_ms", From: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Values) != 60 || s.Times[30] != t0.Add(30*time.Second).UTC().Format(time.RFC3339Nano) {
+		t.Fatalf("SeriesFromStore = %d values, time[30] %q", len(s.Values), s.Times[30])
+	}
+	cps, err := DetectSeries(s, DefaultDetectOptions())
+	if err != nil || len(cps) != 1 || cps[0].Index != 30 || cps[0].Time != s.Times[30] {
+		t.Errorf("DetectSeries(stored) = %+v, %v; want one change at 30", cps, err)
+	}
+	if _, err := SeriesFromStore(ctx, st, store.SampleQuery{Name: "nothing", From: t0}); !errors.Is(err, ErrEmptySeries) {
+		t.Errorf("SeriesFromStore(unknown) = %v, want ErrEmptySeries", err)
+	}
+}
+
 func TestDetectorBaselines(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStore()
+	st := openStore(t)
 	d, err := NewDetector(Options{Store: st, Clock: func() time.Time { return time.Unix(1, 0) }})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +112,7 @@ func TestRollbacker(t *testing.T) {
 	clk := &fakeClock{time.Unix(1_000_000, 0)}
 	var calls []RollbackRequest
 	act := actuatorFunc(func(_ context.Context, r RollbackRequest) error { calls = append(calls, r); return nil })
-	st := newMemStore()
+	st := openStore(t)
 	r := NewRollbacker(RollbackOptions{Actuator: act, Cooldown: time.Hour, Consecutive: 3, Clock: clk.now, Store: st})
 
 	// Two failures, a pass, three failures: only the last run triggers.
@@ -112,8 +156,9 @@ func TestRollbacker(t *testing.T) {
 	if err != nil || rec.Outcome != RollbackExecuted || rec.Automatic {
 		t.Errorf("manual rollback = %+v, %v", rec, err)
 	}
-	if got := len(r.Records()); got != 2 || len(st.actions) != 2 || st.actions[0].Kind != "rollback" {
-		t.Errorf("records %d, stored %d, want 2 each", got, len(st.actions))
+	stored, err := st.ListActions(ctx, store.ActionFilter{Module: "regression"})
+	if got := len(r.Records()); got != 2 || err != nil || len(stored) != 2 || stored[0].Kind != "rollback" {
+		t.Errorf("records %d, stored %+v (%v), want 2 each", got, stored, err)
 	}
 }
 
@@ -216,4 +261,27 @@ func TestQueryRange(t *testing.T) {
 	if _, err := QueryRange(context.Background(), nil, ok.URL, RangeQuery{}); err == nil {
 		t.Error("QueryRange(empty query) succeeded")
 	}
+}
+
+func FuzzParsePromMatrix(f *testing.F) {
+	for _, name := range []string{"query_range.json", "bad_data.json"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "prometheus", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[["x","1"],[1,2]]}]}}`))
+	f.Add([]byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ss, err := parsePromMatrix(strings.NewReader(string(data)), 200)
+		if err != nil {
+			return
+		}
+		for _, s := range ss {
+			if len(s.Times) != len(s.Values) {
+				t.Fatalf("%d times for %d values", len(s.Times), len(s.Values))
+			}
+		}
+	})
 }

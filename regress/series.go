@@ -3,6 +3,7 @@ package regress
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,10 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/store"
 )
 
 // Series is one metric over time. Values holds NaN where a value is missing.
@@ -290,4 +295,28 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// SeriesFromStore reads one series from the engine's store: the samples of
+// q (a name, optionally exact labels, a time range), oldest first, with
+// RFC 3339 times. Samples of several label sets under one name are
+// interleaved by time, so name labels when more than one series exists.
+func SeriesFromStore(ctx context.Context, st store.Store, q store.SampleQuery) (Series, error) {
+	samples, err := st.QuerySamples(ctx, q)
+	if err != nil {
+		return Series{}, fmt.Errorf("query samples: %w", err)
+	}
+	if len(samples) == 0 {
+		return Series{}, fmt.Errorf("series %s: %w", metrics.SeriesKey(q.Name, q.Labels), ErrEmptySeries)
+	}
+	s := Series{Name: metrics.SeriesKey(q.Name, q.Labels), Values: make([]float64, len(samples)), Times: make([]string, len(samples))}
+	for i, smp := range samples {
+		v := smp.Value
+		if math.IsInf(v, 0) {
+			v = math.NaN()
+		}
+		s.Values[i] = v
+		s.Times[i] = smp.Time.UTC().Format(time.RFC3339Nano)
+	}
+	return s, nil
 }

@@ -1,0 +1,57 @@
+package demo
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/perfengine/perfengine"
+)
+
+func TestLeakerLeaksPerRequest(t *testing.T) {
+	l := newLeaker()
+	h := l.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	before := runtime.NumGoroutine()
+	for range 2 * LeakGoroutineEveryNReq {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}
+	l.mu.Lock()
+	kept := 0
+	for _, f := range l.listeners {
+		kept += f()
+	}
+	l.mu.Unlock()
+	if want := 2 * LeakGoroutineEveryNReq * LeakBytesPerRequest; kept != want {
+		t.Errorf("listeners keep %d bytes, want %d", kept, want)
+	}
+	if got := runtime.NumGoroutine() - before; got < 2 {
+		t.Errorf("%d goroutines stranded, want 2", got)
+	}
+	l.stop()
+	l.stop() // idempotent
+}
+
+func TestWireMemory(t *testing.T) {
+	cfg := perfengine.DefaultConfig()
+	w := wiring{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	release, err := wireMemory(&w, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if len(w.modules) != 1 || w.modules[0].Name() != "memory" || len(w.middleware) != 1 {
+		t.Fatalf("wireMemory added %d modules, %d middleware; want the memory module and the leak", len(w.modules), len(w.middleware))
+	}
+	cfg.Modules.Memory = false
+	w = wiring{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	if _, err := wireMemory(&w, true); err == nil || !strings.Contains(err.Error(), "memory module") {
+		t.Errorf("wireMemory(--leak, memory off) error = %v, want one naming the memory module", err)
+	}
+	if _, err := wireMemory(&w, false); err != nil || len(w.modules) != 0 {
+		t.Errorf("wireMemory(memory off) = %v with %d modules, want nothing", err, len(w.modules))
+	}
+}

@@ -136,6 +136,13 @@ func TestAccuracy(t *testing.T) {
 		t.Logf("%-10s F1 %.3f  precision %.3f  recall %.3f", cat, s.f1, s.p, s.r)
 	}
 	t.Logf("overall    F1 %.3f  precision %.3f  recall %.3f  (%d series)", overall.f1, overall.p, overall.r, len(cases))
+	// The peers, on the same series: binary segmentation with the same
+	// settings, and Apache Otava's e-divisive with its defaults.
+	bs := DefaultDetectOptions()
+	bs.Method = MethodBinSeg
+	b, _ := evaluate(t, cases, bs)
+	e, _ := evaluate(t, cases, DetectOptions{Method: MethodEDivisive})
+	t.Logf("peers      binseg F1 %.3f, e-divisive (Otava defaults) F1 %.3f", b.f1, e.f1)
 	// Series from another seed were never seen while tuning.
 	var held []synthCase
 	for _, c := range synth.Generate(synthSeed+1, synthPerCat) {

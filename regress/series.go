@@ -46,8 +46,8 @@ type ReadOptions struct {
 // first non-blank byte ('[' is JSON).
 //
 // CSV: a header row naming a "value" column and optionally a "time" (or
-// "timestamp") column; or no header and one number a line, or "time,value"
-// pairs. JSON: an array of numbers, or of objects {"time": t, "value": v}
+// "timestamp") column, or any two columns read as time then value; or no
+// header and one number a line, or "time,value" pairs. JSON: an array of numbers, or of objects {"time": t, "value": v}
 // where t is a string or a number.
 //
 // Missing values (an empty cell, NaN, NA, null, "-") are kept as NaN; ±Inf
@@ -149,6 +149,12 @@ func readCSV(r io.Reader, o ReadOptions) (Series, error) {
 				if valueCol < 0 && len(rec) == 1 {
 					valueCol = 0
 					s.Name = strings.TrimSpace(rec[0])
+				}
+				if valueCol < 0 && len(rec) == 2 && timeCol != 1 {
+					// Two unnamed columns read as time,value, as they do
+					// without a header.
+					timeCol, valueCol = 0, 1
+					s.Name = strings.TrimSpace(rec[1])
 				}
 				if valueCol < 0 {
 					return Series{}, fmt.Errorf("read csv: line %d: header has no \"value\" column", line)

@@ -95,8 +95,10 @@ type Engine struct {
 	cycles   uint64             // guarded by mu
 }
 
-// New validates cfg and builds an engine with the runtime module and the
-// modules of opts. It starts nothing and opens nothing.
+// New validates cfg and builds an engine with the runtime module, the
+// modules of opts, and the modules its configuration can build by itself
+// (database from database.dsn, memory, regression; see Config.Modules).
+// It starts nothing and opens nothing.
 func New(cfg Config, opts ...Option) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -119,12 +121,17 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	if err := e.add(&RuntimeModule{c: metrics.NewRuntimeCollector(), now: e.now}); err != nil {
 		return nil, err
 	}
+	given := map[string]bool{}
 	for _, m := range e.pending {
 		if err := e.add(m); err != nil {
 			return nil, err
 		}
+		given[m.Name()] = true
 	}
 	e.pending = nil
+	if err := e.addConfigured(cfg, given); err != nil {
+		return nil, err
+	}
 	if _, err := alert.Notifiers(cfg.Alerts.WebhookURL, cfg.Alerts.EmailEndpoint); err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}

@@ -119,6 +119,14 @@ func newTestEngine(t *testing.T, cfg Config, mods ...Module) (*Engine, *clock) {
 	// keep them out of the statuses the tests assert.
 	cfg.Thresholds.CPU = Threshold{100, 100}
 	cfg.Thresholds.Memory = Threshold{1, 1}
+	// Only the modules under test: no memory or regression module of the
+	// configuration's making unless the test passes one.
+	given := map[string]bool{}
+	for _, m := range mods {
+		given[m.Name()] = true
+	}
+	cfg.Modules.Memory = cfg.Modules.Memory && given["memory"]
+	cfg.Modules.Regression = cfg.Modules.Regression && given["regression"]
 	e, err := New(cfg, WithClock(clk.now), WithStore(openTestStore(t)), WithModules(mods...))
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -432,6 +440,7 @@ func TestFailedApplyIsRecorded(t *testing.T) {
 func TestStartStopIdempotentAndHistorySurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	cfg := DefaultConfig()
+	cfg.Modules.Memory, cfg.Modules.Regression = false, false
 	cfg.Store.DataDir = t.TempDir()
 	cfg.MonitoringInterval = Duration(time.Hour) // the first cycle runs in Start
 	m := &testModule{name: "opt", propose: []Action{{Kind: "k", Target: "t", Risk: RiskRisky}}}

@@ -35,6 +35,7 @@ type sim struct {
 	t          time.Time
 	start      time.Time
 	heapLeak   float64 // bytes per second
+	leakFor    float64 // seconds the heap leaks for; 0 means forever
 	gorLeak    float64 // goroutines per second
 	transient  float64
 	inuse      float64
@@ -59,6 +60,9 @@ func (s *sim) liveNow() float64 {
 	base := 64.0 * mib
 	cache := 2 * mib * math.Mod(el, 90) / 90 // filled over 90 s, then flushed
 	s.transient = 0.8*s.transient + s.rng.NormFloat64()*0.6*mib
+	if s.leakFor > 0 {
+		el = min(el, s.leakFor)
+	}
 	return base + cache + math.Abs(s.transient) + s.heapLeak*el
 }
 
@@ -164,4 +168,36 @@ func TestAccuracy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A cache that fills to its bound looks like a leak while it fills; once it
+// stops growing, the report must go, though the 30-minute window still
+// holds the rise.
+func TestGrowthThatStopsIsRetracted(t *testing.T) {
+	s := newSim(7, 2*mib, 0)
+	s.leakFor = 10 * 60
+	d, err := NewDetector(Options{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reported, retracted time.Duration
+	for el := time.Second; el <= 30*time.Minute; el += time.Second {
+		d.Add(s.next())
+		leaking := len(d.Leaks()) > 0
+		switch {
+		case leaking && reported == 0:
+			reported = el
+		case !leaking && reported > 0 && retracted == 0:
+			retracted = el
+		case leaking && retracted > 0:
+			t.Fatalf("reported again at %v after the retraction at %v", el, retracted)
+		}
+	}
+	if reported == 0 || reported > 10*time.Minute {
+		t.Fatalf("growth of 2 MiB/min for 10 minutes reported at %v, want within the 10 minutes", reported)
+	}
+	if retracted == 0 {
+		t.Fatalf("report never retracted after the growth stopped at 10m")
+	}
+	t.Logf("reported at %v, retracted at %v (growth stopped at 10m)", reported, retracted)
 }

@@ -193,6 +193,9 @@ type verdict struct {
 	floor      float64
 	n          int
 	sufficient bool
+	// recent is the Theil–Sen slope of the last third of a long window
+	// (the whole window's slope otherwise).
+	recent float64
 	// spread is the interquartile range of the detrended points: how much
 	// the series wanders around its trend.
 	spread float64
@@ -245,6 +248,15 @@ func (d *Detector) test(ps []point) verdict {
 	v := verdict{tr: d.sc.trendTest(ts, ys), span: span, n: len(ys)}
 	v.floor = slices.Min(ys)
 	v.spread = d.residualSpread(ts, ys, v.tr.Slope)
+	v.recent = v.tr.Slope
+	// Over a long window, growth that has stopped (a cache that filled to
+	// its bound, a warm-up) still tests as a trend; a leak keeps growing.
+	// The last third of a window of at least three MinSpans is long enough
+	// for its own slope.
+	if n := len(ys); span >= 3*d.o.MinSpan.Seconds() && n >= 3*d.o.MinPoints {
+		k := n - n/3
+		v.recent = d.sc.theilSen(ts[k:], ys[k:])
+	}
 	v.sufficient = len(ys) >= d.o.MinPoints && span >= d.o.MinSpan.Seconds()
 	return v
 }
@@ -261,7 +273,8 @@ func (d *Detector) evaluate() {
 	perMin := hv.tr.Slope * 60
 	heapHit := hv.sufficient && hv.tr.P < d.o.Alpha && perMin >= d.o.MinHeapGrowth &&
 		hv.tr.Slope*hv.span >= d.o.MinRelativeGrowth*math.Max(hv.floor, 1) &&
-		hv.tr.Slope*hv.span >= d.o.MinSignalToNoise*hv.spread
+		hv.tr.Slope*hv.span >= d.o.MinSignalToNoise*hv.spread &&
+		hv.recent >= hv.tr.Slope/4
 	d.heapLeak = d.confirm(heapHit, &d.heapRun, &d.heapSince, d.heapLeak, LeakHeap, hv, now)
 	if d.heapLeak != nil {
 		l := d.heapLeak
@@ -282,7 +295,8 @@ func (d *Detector) evaluate() {
 	gPerMin := gv.tr.Slope * 60
 	gorHit := gv.sufficient && gv.tr.P < d.o.Alpha && gPerMin >= d.o.MinGoroutineGrowth &&
 		gv.tr.Slope*gv.span >= d.o.MinGoroutineRise &&
-		gv.tr.Slope*gv.span >= d.o.MinSignalToNoise*gv.spread
+		gv.tr.Slope*gv.span >= d.o.MinSignalToNoise*gv.spread &&
+		gv.recent >= gv.tr.Slope/4
 	d.gorLeak = d.confirm(gorHit, &d.gorRun, &d.gorSince, d.gorLeak, LeakGoroutine, gv, now)
 	if d.gorLeak != nil {
 		d.gorLeak.Current = float64(d.last.Goroutines)
@@ -297,7 +311,7 @@ func (d *Detector) evaluate() {
 // times Alpha, so one noisy check neither restarts the wait nor makes a
 // reported leak flicker.
 func (d *Detector) confirm(hit bool, run *int, since *time.Time, cur *Leak, kind LeakKind, v verdict, now time.Time) *Leak {
-	hold := *run > 0 && v.sufficient && v.tr.P < 10*d.o.Alpha && v.tr.Slope > 0
+	hold := *run > 0 && v.sufficient && v.tr.P < 10*d.o.Alpha && v.tr.Slope > 0 && v.recent >= v.tr.Slope/4
 	if !hit && !hold {
 		*run = 0
 		return nil

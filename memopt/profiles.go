@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -187,10 +188,34 @@ func sampleFrames(s *profile.Sample) []Frame {
 	return out
 }
 
-// allocFrame picks the frame to blame: the innermost one outside the
-// standard library (growslice or strings.Builder are where memory is
-// allocated, not why), else the innermost one outside the runtime.
+// mainModule is the module path of the running binary: its own code is
+// where a reader can act, so frames in it are preferred to a library's.
+var mainModule = func() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.Main.Path
+	}
+	return ""
+}()
+
+func inMainModule(fn string) bool {
+	if strings.HasPrefix(fn, "main.") {
+		return true
+	}
+	m := mainModule
+	return m != "" && (strings.HasPrefix(fn, m+".") || strings.HasPrefix(fn, m+"/"))
+}
+
+// allocFrame picks the frame to blame: the innermost one in the binary's
+// own module (a library's cache filled by the service is the service's to
+// bound), else the innermost one outside the standard library (growslice or
+// strings.Builder are where memory is allocated, not why), else the
+// innermost one outside the runtime.
 func allocFrame(frames []Frame) Frame {
+	for _, f := range frames {
+		if inMainModule(f.Function) {
+			return f
+		}
+	}
 	for _, f := range frames {
 		if !isStd(f.Function) {
 			return f

@@ -214,3 +214,21 @@ func FuzzParseHeapProfile(f *testing.F) {
 		}
 	})
 }
+
+func TestAllocFramePrefersOwnModule(t *testing.T) {
+	if mainModule == "" {
+		t.Skip("no build info in this binary")
+	}
+	frames := []Frame{
+		{Function: "runtime.mallocgc"},
+		{Function: "github.com/HdrHistogram/hdrhistogram-go.New"},
+		{Function: mainModule + "/dbopt/querytrace.(*Recorder).Record"},
+		{Function: "database/sql.(*DB).QueryContext"},
+	}
+	if got := allocFrame(frames).Function; got != frames[2].Function {
+		t.Errorf("allocFrame() = %s, want the module's own %s", got, frames[2].Function)
+	}
+	if got := allocFrame(frames[:2]).Function; got != frames[1].Function {
+		t.Errorf("allocFrame(library only) = %s, want %s", got, frames[1].Function)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -219,6 +220,34 @@ func TestServe(t *testing.T) {
 	s.stop(t)
 	if out := decodeJSON[map[string]string](t, s.stdout.String()); out["dashboard_url"] != base {
 		t.Errorf("--json stdout = %q, want the dashboard URL %s", s.stdout.String(), base)
+	}
+}
+
+// TestServeWatchesDatabase points the daemon at a SQLite database (the demo's,
+// seeded by a first start) and finds the database module in the summary.
+func TestServeWatchesDatabase(t *testing.T) {
+	dir := t.TempDir()
+	svc, err := demo.New(demo.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	cfg := filepath.Join(dir, "perfengine.yaml")
+	yaml := "monitoringInterval: 1h\ndatabase:\n  dsn: sqlite:" + demo.DBPath(dir) + "\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, []string{"dashboard"}, "serve", "--config", cfg, "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "store"))
+	_, body := get(t, client(t), s.urls["dashboard"]+"/api/v1/summary")
+	var names []string
+	for _, m := range decodeJSON[perfengine.Summary](t, body).Modules {
+		names = append(names, m.Name)
+		if m.Name == "database" && !m.Healthy {
+			t.Errorf("database module unhealthy: %s", m.LastError)
+		}
+	}
+	if !slices.Contains(names, "database") || !slices.Contains(names, "regression") {
+		t.Errorf("modules = %v, want database and regression among them", names)
 	}
 }
 

@@ -148,15 +148,28 @@ func (d *Online) Add(v float64) (Alarm, bool) {
 func (d *Online) alarm(i, start int, up bool) (Alarm, bool) {
 	start, after, n := d.locate(start)
 	if n < minConfirm {
+		return Alarm{}, false // at most minConfirm−1 more tries
+	}
+	// The median since the change must sit on the side the sums say: a
+	// couple of extreme intervals pull a mean, not a median.
+	if (after > d.ref) != up {
+		if up {
+			d.hi = 0
+		} else {
+			d.lo = 0
+		}
 		return Alarm{}, false
 	}
 	big := math.Abs(after-d.ref) >= d.o.MinEffect*math.Abs(d.ref)
 	if d.ref == 0 {
 		big = math.Abs(after) >= d.sd
 	}
-	// The median since the change must sit on the side the sums say: a
-	// couple of extreme intervals pull a mean, not a median.
-	if !big || (after > d.ref) != up {
+	if !big {
+		// A real shift, too small to report: follow it, so the sums do not
+		// stay above the threshold and re-examine every point. Drift made of
+		// many small steps is what baseline comparisons are for.
+		d.ref = after
+		d.hi, d.lo = 0, 0
 		return Alarm{}, false
 	}
 	a := Alarm{Index: i, Start: start, MeanBefore: d.ref, MeanAfter: after, Up: up}

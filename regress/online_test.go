@@ -50,6 +50,17 @@ func TestOnline(t *testing.T) {
 			}
 			return base(i)
 		}, 300, false, 0, 0},
+		// The small shift is followed silently; the large one after it is
+		// measured from the new level.
+		{"small then large", func(i int) float64 {
+			switch {
+			case i >= 150:
+				return 160 + base(i)
+			case i >= 60:
+				return 4 + base(i)
+			}
+			return base(i)
+		}, 250, true, 150, 154},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -149,7 +149,7 @@ func Run(ctx context.Context, o RunOptions) (RunResult, error) {
 	)
 	if !o.NoLoad {
 		loadWG.Go(func() {
-			res.Load, loadErr = Load(loadCtx, LoadOptions{BaseURL: res.DemoURL, Rate: o.LoadRate})
+			res.Load, loadErr = Load(loadCtx, LoadOptions{BaseURL: res.DemoURL, Rate: o.LoadRate, Client: w.loadClient})
 		})
 	}
 

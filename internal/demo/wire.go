@@ -18,6 +18,7 @@ type wiring struct {
 	middleware []func(http.Handler) http.Handler
 	openDB     func(path string) (*sql.DB, error) // nil: OpenSQLite
 	modules    []perfengine.Module
+	loadClient *http.Client // nil: Load's own client
 }
 
 // wire is where each optimizer joins the demo, one block per optimizer,
@@ -38,6 +39,11 @@ func wire(w *wiring) error {
 	}
 	if w.cfg.Modules.Database {
 		if _, err := wireDatabase(w); err != nil {
+			return err
+		}
+	}
+	if w.cfg.Modules.Network {
+		if err := wireNetwork(w); err != nil {
 			return err
 		}
 	}

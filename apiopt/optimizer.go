@@ -75,7 +75,6 @@ type Optimizer struct {
 
 	mu        sync.Mutex
 	lastCall  time.Time
-	lastTotal uint64
 	started   time.Time
 	fallbacks func() uint64
 }
@@ -190,6 +189,12 @@ func (o *Optimizer) Cache() *cache.Cache { return o.cache }
 // rules follow its route patterns.
 func (o *Optimizer) Middleware(next http.Handler) http.Handler {
 	inner := next
+	// Requests refused before routing are still counted under their route
+	// when the mux can name it.
+	routeOf := o.routeOf
+	if mux, ok := next.(*http.ServeMux); ok && routeOf == nil {
+		routeOf = func(r *http.Request) string { _, p := mux.Handler(r); return p }
+	}
 	key := o.rlKey
 	if o.cfg.RateLimit.Key == "route" {
 		mux, isMux := next.(*http.ServeMux)
@@ -209,6 +214,9 @@ func (o *Optimizer) Middleware(next http.Handler) http.Handler {
 		defer o.writers.Put(sw)
 
 		if o.limiter != nil && !o.allow(sw, r, start, key) {
+			if routeOf != nil {
+				sw.route = routeOf(r)
+			}
 			o.record(sw, r, start)
 			return
 		}
@@ -222,6 +230,9 @@ func (o *Optimizer) Middleware(next http.Handler) http.Handler {
 		if o.adaptive != nil {
 			if !o.adaptive.Acquire() {
 				ratelimit.ShedResponse(sw)
+				if routeOf != nil {
+					sw.route = routeOf(r)
+				}
 				o.record(sw, r, start)
 				return
 			}

@@ -114,7 +114,7 @@ type Cache struct {
 	tags  map[string]map[uint64]struct{}
 
 	hits, misses, stale, revalidated, stores, collapsed, invalidations atomic.Uint64
-	fromCache, saved                                                  atomic.Uint64
+	fromCache, saved                                                   atomic.Uint64
 
 	hdrHit, hdrStale []string
 }

@@ -1,0 +1,27 @@
+// Package cache is an RFC 9111 shared HTTP cache for net/http handlers.
+//
+// It stores GET responses that a shared cache may store (no no-store, no
+// private, no Set-Cookie, no Authorization unless public or s-maxage) for
+// as long as their freshness allows (s-maxage, max-age, Expires, the
+// Last-Modified heuristic, or a TTL set per ServeMux route with
+// SetRouteTTL, which adapts to how often the content really changes). Each
+// entry keeps its identity body and each worthwhile coding (brotli, zstd,
+// gzip) compressed once, and answers every request in the coding it
+// accepts, with a strong ETag, Age and a Cache-Status field (RFC 9211). It
+// answers If-None-Match and If-Modified-Since with 304 and Range through
+// net/http's ServeContent; it follows Vary (Accept-Encoding excepted: codings
+// never split entries); concurrent misses for one URL make one origin call,
+// and each waiter still leaves when its own context ends; stale entries are
+// revalidated in the background (stale-while-revalidate) or served when the
+// origin fails (stale-if-error). Surrogate-Key response fields tag entries
+// for Invalidate, and a successful unsafe request drops what it changed.
+// Memory is bounded in bytes with otter's W-TinyLFU.
+//
+//	c, err := cache.New(cache.Config{Compressor: comp})
+//	if err != nil {
+//		return err
+//	}
+//	defer c.Close()
+//	c.SetRouteTTL("GET /api/products", 30*time.Second)
+//	http.ListenAndServe("127.0.0.1:8080", c.Middleware(mux))
+package cache

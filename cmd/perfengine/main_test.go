@@ -223,17 +223,22 @@ func TestServe(t *testing.T) {
 	}
 }
 
-// TestServeWatchesDatabase points the daemon at a SQLite database (the demo's,
-// seeded by a first start) and finds the database module in the summary.
+// TestServeWatchesDatabase points the daemon at a small SQLite database and
+// finds the database module, healthy, in the summary.
 func TestServeWatchesDatabase(t *testing.T) {
 	dir := t.TempDir()
-	svc, err := demo.New(demo.Options{DataDir: dir})
+	dbPath := filepath.Join(dir, "shop.db")
+	db, err := demo.OpenSQLite(dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Close()
+	_, err = db.Exec(`CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items (name) VALUES ('a'), ('b')`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(dir, "perfengine.yaml")
-	yaml := "monitoringInterval: 1h\ndatabase:\n  dsn: sqlite:" + demo.DBPath(dir) + "\n"
+	yaml := "monitoringInterval: 1h\ndatabase:\n  dsn: sqlite:" + dbPath + "\n"
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}

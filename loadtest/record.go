@@ -70,9 +70,9 @@ func classify(err error) errKind {
 const (
 	histDigits   = 3
 	secondDigits = 2
-	secondRing   = 8 // seconds a shard buffers before the collector takes them
+	secondRing   = 4 // seconds a shard buffers; the collector takes them 2 s after they end
 	maxStatus    = 1000
-	maxShards    = 64
+	maxShards    = 32
 )
 
 // shard is one worker's (or, past maxShards workers, a few workers') record.
@@ -138,7 +138,7 @@ func (s *shard) record(o outcome) {
 	b := &s.ring[sec%secondRing]
 	if b.sec != sec {
 		if b.sec >= 0 && b.n > 0 {
-			s.lostSeconds += b.n // the collector fell 8 s behind; counts stay in the totals
+			s.lostSeconds += b.n // the collector fell behind; counts stay in the totals
 		}
 		b.sec, b.n, b.errs, b.bytes = sec, 0, 0, 0
 		b.h.Reset()

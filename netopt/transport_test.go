@@ -542,3 +542,21 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecode feeds arbitrary bytes as a compressed body of each encoding:
+// the stack must return an error or data, never panic.
+func FuzzDecode(f *testing.F) {
+	f.Add(byte(0), []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(byte(1), []byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0x58, 0x11, 0, 0})
+	f.Add(byte(2), []byte{0x6b, 0, 3})
+	f.Add(byte(2), []byte("garbage"))
+	encs := []string{"gzip", "zstd", "br"}
+	f.Fuzz(func(t *testing.T, which byte, body []byte) {
+		resp := &http.Response{Header: http.Header{"Content-Encoding": {encs[int(which)%3]}}, Body: io.NopCloser(bytes.NewReader(body))}
+		if !decode(resp) {
+			t.Fatal("not decoded")
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		_ = resp.Body.Close()
+	})
+}

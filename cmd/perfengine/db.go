@@ -108,9 +108,18 @@ validity check, and an EXPLAIN showing the planner uses each.`,
 	queries := cmd.Flags().String("queries", "", "file of SQL statements to advise on, instead of pg_stat_statements")
 	budget := cmd.Flags().String("budget", "", "cap on the total size of suggested indexes, e.g. 500MB, 2GiB")
 	apply := cmd.Flags().Bool("apply", false, "create the suggested indexes")
+	minSavings := cmd.Flags().Float64("min-savings", 100*dbopt.DefaultMinSavings, "least % of its queries' cost an index must save (more on tables with writes)")
+	maxIndexes := cmd.Flags().Int("max-indexes", dbopt.DefaultMaxIndexes, "most indexes to suggest")
+	minShare := cmd.Flags().Float64("min-share", 100*dbopt.DefaultMinWorkloadShare, "least % of the whole workload's cost an index must save")
 	asJSON := addJSONFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		var opt dbopt.AdviseOptions
+		opt := dbopt.AdviseOptions{MinSavings: *minSavings / 100, MinWorkloadShare: *minShare / 100, MaxIndexes: *maxIndexes}
+		if *maxIndexes < 1 {
+			return errors.New("--max-indexes must be at least 1")
+		}
+		if opt.MinSavings <= 0 || opt.MinSavings > 1 || opt.MinWorkloadShare <= 0 || opt.MinWorkloadShare > 1 {
+			return errors.New("--min-savings and --min-share must be percentages in (0, 100]")
+		}
 		if *budget != "" {
 			b, err := parseSize(*budget)
 			if err != nil {

@@ -12,21 +12,26 @@
 #
 # Needs: nginx (/usr/sbin/nginx), wrk, taskset, jq, go, /usr/bin/time.
 # PERFENGINE=/path/to/perfengine uses that binary instead of building one.
-# Usage: bench/load/run.sh [-d SECONDS] [-c CONNECTIONS] [-r ROUNDS] [-m]
-#   -m also runs the memory check: open model at 100k requests/s for 60 s.
+# Usage: bench/load/run.sh [-d SECONDS] [-o SECONDS] [-c CONNECTIONS] [-r ROUNDS] [-m]
+#   -d  closed-model run length (default 10)
+#   -o  open-model run length (default 30: wrk2 calibrates its rate over the
+#       first seconds, shorter runs understate it)
+#   -m  also run the memory check: open model at 100k requests/s for 60 s.
 set -euo pipefail
 
 DUR=10
+OPEN_DUR=30
 CONNS=64
 ROUNDS=3
 MEM=0
-while getopts "d:c:r:m" opt; do
+while getopts "d:o:c:r:m" opt; do
 	case $opt in
 	d) DUR=$OPTARG ;;
+	o) OPEN_DUR=$OPTARG ;;
 	c) CONNS=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
 	m) MEM=1 ;;
-	*) echo "usage: $0 [-d SECONDS] [-c CONNECTIONS] [-r ROUNDS] [-m]" >&2; exit 2 ;;
+	*) echo "usage: $0 [-d SECONDS] [-o SECONDS] [-c CONNECTIONS] [-r ROUNDS] [-m]" >&2; exit 2 ;;
 	esac
 done
 
@@ -112,11 +117,11 @@ echo "median: rps/wrk $(median "${rw[@]}")  rps/vegeta $(median "${rv[@]}")  eff
 MAX=$(median "${pe_all[@]}")
 RATE=$(jq -n "($MAX*0.8)|floor")
 echo
-echo "open model at 80 % of $MAX = $RATE requests/s, $CONNS connections, ${DUR}s"
-$GEN "$PE" load --url "$URL" --rate "$RATE" --concurrency "$CONNS" --duration "${DUR}s" --json --quiet >"$WORK/open.json"
+echo "open model at 80 % of $MAX = $RATE requests/s, $CONNS connections, ${OPEN_DUR}s"
+$GEN "$PE" load --url "$URL" --rate "$RATE" --concurrency "$CONNS" --duration "${OPEN_DUR}s" --json --quiet >"$WORK/open.json"
 jq -r --argjson t "$RATE" '"target \($t)/s achieved \(.rate_achieved_rps)/s (\((.rate_achieved_rps/$t-1)*100*1000|round/1000)%), late \(.late), dropped \(.dropped), ok \(.success_ratio)\np99 corrected \(.latency_ms.p99) ms, uncorrected \(.latency_uncorrected_ms.p99) ms"' "$WORK/open.json"
 if [ -n "${WRK2:-}" ]; then
-	$GEN "$WRK2" -t1 -c"$CONNS" -d"${DUR}s" -R"$RATE" --latency "$URL" >"$WORK/wrk2.txt"
+	$GEN "$WRK2" -t1 -c"$CONNS" -d"${OPEN_DUR}s" -R"$RATE" --latency "$URL" >"$WORK/wrk2.txt"
 	W2P99=$(awk '$1=="99.000%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v; exit}' "$WORK/wrk2.txt")
 	W2RPS=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk2.txt")
 	PEP99=$(jq .latency_ms.p99 "$WORK/open.json")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"sync"
 	"time"
@@ -152,50 +151,56 @@ func (s *Postgres) QuerySamples(ctx context.Context, q SampleQuery) ([]metrics.S
 		}
 		labels = &l
 	}
+	// As in SQLite: the series first, then index range scans that can
+	// stop at the limit.
+	rows, err := s.pool.Query(ctx, "SELECT id, labels, unit FROM perfengine.series WHERE name = $1 AND ($2::text IS NULL OR labels = $2)", q.Name, labels)
+	if err != nil {
+		return nil, fmt.Errorf("query samples: %w", err)
+	}
+	series := map[int64]seriesInfo{}
+	var ids []int64
+	var id int64
+	var lbl, unit string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &lbl, &unit}, func() error {
+		l, err := parseLabels(lbl)
+		if err != nil {
+			return err
+		}
+		series[id] = seriesInfo{name: q.Name, labels: l, unit: metrics.Unit(unit)}
+		ids = append(ids, id)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("query samples: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
 	var limit *int64
 	order := "ASC"
 	if q.Limit > 0 {
 		n := int64(q.Limit)
 		limit, order = &n, "DESC"
 	}
-	rows, err := s.pool.Query(ctx, `
-		SELECT r.name, r.labels, r.unit, x.ts, x.value FROM (
-			SELECT series_id, ts, value FROM perfengine.samples
-			WHERE series_id IN (SELECT id FROM perfengine.series WHERE name = $1 AND ($2::text IS NULL OR labels = $2))
-			  AND ts >= $3 AND ts < $4
+	rows, err = s.pool.Query(ctx, `
+		SELECT series_id, ts, value FROM (
+			(SELECT series_id, ts, value FROM perfengine.samples
+				WHERE series_id = ANY($1) AND ts >= $2 AND ts < $3
+				ORDER BY ts `+order+`, series_id `+order+` LIMIT $4)
 			UNION ALL
-			SELECT series_id, minute, total / n FROM perfengine.aggregates
-			WHERE series_id IN (SELECT id FROM perfengine.series WHERE name = $1 AND ($2::text IS NULL OR labels = $2))
-			  AND minute >= $3 AND minute < $4
-		) x JOIN perfengine.series r ON r.id = x.series_id
-		ORDER BY x.ts `+order+`, x.series_id `+order+`
-		LIMIT $5`, q.Name, labels, from, to, limit)
+			(SELECT series_id, minute, total / n FROM perfengine.aggregates
+				WHERE series_id = ANY($1) AND minute >= $2 AND minute < $3
+				ORDER BY minute `+order+`, series_id `+order+` LIMIT $4)
+		) x ORDER BY ts `+order+`, series_id `+order+` LIMIT $4`, ids, from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("query samples: %w", err)
 	}
-	defer rows.Close()
 	var out []metrics.Sample
-	parsed := map[string]map[string]string{}
-	for rows.Next() {
-		var sm metrics.Sample
-		var labels, unit string
-		var ts int64
-		if err := rows.Scan(&sm.Name, &labels, &unit, &ts, &sm.Value); err != nil {
-			return nil, fmt.Errorf("query samples: %w", err)
-		}
-		l, ok := parsed[labels]
-		if !ok {
-			if l, err = parseLabels(labels); err != nil {
-				return nil, fmt.Errorf("query samples: %w", err)
-			}
-			parsed[labels] = l
-		}
-		sm.Labels = maps.Clone(l)
-		sm.Unit = metrics.Unit(unit)
-		sm.Time = fromNanos(ts)
-		out = append(out, sm)
-	}
-	if err := rows.Err(); err != nil {
+	var ts int64
+	var v float64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &ts, &v}, func() error {
+		out = append(out, series[id].sample(ts, v))
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("query samples: %w", err)
 	}
 	if q.Limit > 0 {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -263,30 +264,43 @@ func (s *SQLite) QuerySamples(ctx context.Context, q SampleQuery) ([]metrics.Sam
 		}
 		labels = l
 	}
-	limit := int64(-1) // SQLite: no limit
-	if q.Limit > 0 {
-		limit = int64(q.Limit)
-	}
-	order := "ASC"
-	if q.Limit > 0 {
-		order = "DESC"
-	}
-	rows, err := s.rd.QueryContext(ctx, `
-		SELECT r.name, r.labels, r.unit, x.ts, x.value FROM (
-			SELECT series_id, ts, value FROM samples
-			WHERE series_id IN (SELECT id FROM series WHERE name = ?1 AND (?2 IS NULL OR labels = ?2))
-			  AND ts >= ?3 AND ts < ?4
-			UNION ALL
-			SELECT series_id, minute, total / n FROM aggregates
-			WHERE series_id IN (SELECT id FROM series WHERE name = ?1 AND (?2 IS NULL OR labels = ?2))
-			  AND minute >= ?3 AND minute < ?4
-		) x JOIN series r ON r.id = x.series_id
-		ORDER BY x.ts `+order+`, x.series_id `+order+`
-		LIMIT ?5`, q.Name, labels, from, to, limit)
+	// The series first: with their IDs spelled out, each branch below is
+	// an index range scan, and for one series with a limit SQLite walks
+	// the (series_id, ts) index backwards and stops, instead of sorting
+	// the whole range.
+	rows, err := s.rd.QueryContext(ctx, "SELECT id, labels, unit FROM series WHERE name = ?1 AND (?2 IS NULL OR labels = ?2)", q.Name, labels)
 	if err != nil {
 		return nil, fmt.Errorf("query samples: %w", err)
 	}
-	out, err := collectSamples(rows)
+	series, err := collectSeries(q.Name, rows)
+	if err != nil || len(series) == 0 {
+		return nil, err
+	}
+	ids := make([]string, 0, len(series))
+	args := []any{from, to, int64(-1)} // LIMIT -1: none
+	for id := range series {
+		args = append(args, id)
+		ids = append(ids, "?"+strconv.Itoa(len(args)))
+	}
+	in := strings.Join(ids, ", ")
+	order := "ASC"
+	if q.Limit > 0 {
+		order, args[2] = "DESC", int64(q.Limit)
+	}
+	rows, err = s.rd.QueryContext(ctx, `
+		SELECT series_id, ts, value FROM (
+			SELECT * FROM (SELECT series_id, ts, value FROM samples
+				WHERE series_id IN (`+in+`) AND ts >= ?1 AND ts < ?2
+				ORDER BY ts `+order+`, series_id `+order+` LIMIT ?3)
+			UNION ALL
+			SELECT * FROM (SELECT series_id, minute, total / n FROM aggregates
+				WHERE series_id IN (`+in+`) AND minute >= ?1 AND minute < ?2
+				ORDER BY minute `+order+`, series_id `+order+` LIMIT ?3)
+		) ORDER BY ts `+order+`, series_id `+order+` LIMIT ?3`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query samples: %w", err)
+	}
+	out, err := collectSamples(rows, series)
 	if err != nil {
 		return nil, fmt.Errorf("query samples: %w", err)
 	}
@@ -296,31 +310,56 @@ func (s *SQLite) QuerySamples(ctx context.Context, q SampleQuery) ([]metrics.Sam
 	return out, nil
 }
 
-func collectSamples(rows *sql.Rows) ([]metrics.Sample, error) {
+// seriesInfo is what a query needs of a series to build its samples.
+type seriesInfo struct {
+	name   string
+	labels map[string]string
+	unit   metrics.Unit
+}
+
+func collectSeries(name string, rows *sql.Rows) (map[int64]seriesInfo, error) {
+	defer rows.Close()
+	out := map[int64]seriesInfo{}
+	for rows.Next() {
+		var id int64
+		var labels, unit string
+		if err := rows.Scan(&id, &labels, &unit); err != nil {
+			return nil, fmt.Errorf("query samples: %w", err)
+		}
+		l, err := parseLabels(labels)
+		if err != nil {
+			return nil, fmt.Errorf("query samples: %w", err)
+		}
+		out[id] = seriesInfo{name: name, labels: l, unit: metrics.Unit(unit)}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query samples: %w", err)
+	}
+	return out, nil
+}
+
+func collectSamples(rows *sql.Rows, series map[int64]seriesInfo) ([]metrics.Sample, error) {
 	defer rows.Close()
 	var out []metrics.Sample
-	parsed := map[string]map[string]string{}
 	for rows.Next() {
-		var sm metrics.Sample
-		var labels, unit string
-		var ts int64
-		if err := rows.Scan(&sm.Name, &labels, &unit, &ts, &sm.Value); err != nil {
+		var id, ts int64
+		var v float64
+		if err := rows.Scan(&id, &ts, &v); err != nil {
 			return nil, err
 		}
-		l, ok := parsed[labels]
-		if !ok {
-			var err error
-			if l, err = parseLabels(labels); err != nil {
-				return nil, err
-			}
-			parsed[labels] = l
-		}
-		sm.Labels = maps.Clone(l) // callers may change one sample's labels
-		sm.Unit = metrics.Unit(unit)
-		sm.Time = fromNanos(ts)
-		out = append(out, sm)
+		out = append(out, series[id].sample(ts, v))
 	}
 	return out, rows.Err()
+}
+
+func (si seriesInfo) sample(ts int64, v float64) metrics.Sample {
+	return metrics.Sample{
+		Name:   si.name,
+		Value:  v,
+		Unit:   si.unit,
+		Labels: maps.Clone(si.labels), // callers may change one sample's labels
+		Time:   fromNanos(ts),
+	}
 }
 
 func (s *SQLite) Compact(ctx context.Context, now time.Time) error {

@@ -139,7 +139,7 @@ func progressBar(stderr io.Writer, total time.Duration, quiet bool) (func(loadte
 	if !isTerminal(stderr) {
 		var (
 			last     time.Duration
-			lastStep int
+			lastStep = -1
 		)
 		return func(pr loadtest.Progress) {
 			if pr.Step != lastStep || pr.Elapsed-last >= logEvery {

@@ -59,6 +59,8 @@ func TestLoadCommand(t *testing.T) {
 		{name: "absurd rate", args: []string{"load", "--url", srv.URL, "--rate", "1e12"}, code: 1, stderr: []string{"rate 1e+12: must be"}},
 		{name: "bad url", args: []string{"load", "--url", "localhost:80", "-c", "1"}, code: 1, stderr: []string{"scheme must be http or https"}},
 		{name: "bad threshold", args: []string{"load", "--url", srv.URL, "-c", "1", "--threshold", "p99 under 3"}, code: 1, stderr: []string{"threshold \"p99 under 3\""}},
+		{name: "progress lines when not a terminal", args: []string{"load", "--url", srv.URL, "--rate", "50", "-d", "1500ms"},
+			stdout: []string{"open model"}, stderr: []string{"progress:     1s       "}},
 		{name: "stress", args: []string{"stress", "--url", srv.URL, "--start", "50", "--max", "100", "--step", "50", "--step-duration", "300ms", "--slo-p99", "5s", "-q"},
 			stdout: []string{"stress test, open model", "knee: 100"}},
 		{name: "stress json", args: []string{"stress", "--url", srv.URL + "/fail", "--start", "1", "--max", "3", "--step", "1", "--step-duration", "100ms", "--closed", "--json", "-q"},

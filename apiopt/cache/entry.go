@@ -162,6 +162,35 @@ func hasNoTransform(h http.Header) bool {
 	return false
 }
 
+// VisitHeader calls fn with each stored header line of coding enc, ready to
+// send (Content-Length excepted), and returns that coding's body. A coding
+// the entry does not hold falls back to identity, which used reports.
+func (e *Entry) VisitHeader(enc compress.Encoding, fn func(name, value string)) (body []byte, used compress.Encoding) {
+	v := e.variants[enc]
+	if v == nil {
+		v, enc = e.variants[compress.Identity], compress.Identity
+	}
+	for _, f := range v.fields {
+		if f.name == "Content-Length" {
+			continue
+		}
+		for _, val := range f.values {
+			fn(f.name, val)
+		}
+	}
+	return v.body, enc
+}
+
+// matchesFunc is matches for a request whose fields get returns.
+func (e *Entry) matchesFunc(get func(name string) string) bool {
+	for i, name := range e.VaryNames {
+		if get(name) != e.VaryValues[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // matches reports whether a request selects e by its Vary fields.
 func (e *Entry) matches(h http.Header) bool {
 	for i, name := range e.VaryNames {

@@ -412,3 +412,42 @@ func noCompression(h http.Header) bool {
 	v := h[compress.NoCompressionHeader]
 	return len(v) > 0 && strings.EqualFold(v[0], "true")
 }
+
+// Fresh finds a stored response for a GET of host and uri that is fresh at
+// now and whose Vary fields match what get returns for the request, for
+// servers other than net/http. The caller sends it (VisitHeader, Age,
+// HitStatus) and calls CountHit. Requests with Cache-Control, Pragma, Range
+// or preconditions belong to Serve.
+func (c *Cache) Fresh(host, uri string, get func(name string) string, now time.Time) (*Entry, time.Duration, bool) {
+	n, ok := c.store.GetIfPresent(c.key(host, uri))
+	if !ok || n.host != host || n.uri != uri {
+		return nil, 0, false
+	}
+	for _, e := range n.variants {
+		if e.matchesFunc(get) {
+			age := e.Age(now)
+			if !e.Fresh(age) {
+				return nil, 0, false
+			}
+			return e, age, true
+		}
+	}
+	return nil, 0, false
+}
+
+// HitStatus is the Cache-Status value of a fresh hit.
+func (c *Cache) HitStatus() string { return c.hdrHit[0] }
+
+// AgeValue formats an age for the Age field without allocating for ages
+// under about an hour.
+func AgeValue(age time.Duration) string { return ageField(age)[0] }
+
+// CountHit records a hit served outside Serve: body is what was sent in
+// coding enc.
+func (c *Cache) CountHit(e *Entry, enc compress.Encoding, body []byte) {
+	c.hits.Add(1)
+	c.fromCache.Add(uint64(len(e.Body)))
+	if enc != compress.Identity {
+		c.saved.Add(uint64(len(e.Body) - len(body)))
+	}
+}

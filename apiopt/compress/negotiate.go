@@ -48,6 +48,24 @@ func Negotiate(h http.Header, enabled [numEncodings]bool) Encoding {
 		lines = lines[:8] // repeated headers cost bounded work
 	}
 	for _, line := range lines {
+		parseAccept(line, &q)
+	}
+	return pick(&q, enabled)
+}
+
+// NegotiateValue is Negotiate for one Accept-Encoding value, for servers
+// that do not keep an http.Header (fasthttp).
+func NegotiateValue(acceptEncoding string, enabled [numEncodings]bool) Encoding {
+	var q [numEncodings]int
+	for i := range q {
+		q[i] = -1
+	}
+	parseAccept(acceptEncoding, &q)
+	return pick(&q, enabled)
+}
+
+func parseAccept(line string, q *[numEncodings]int) {
+	{
 		for len(line) > 0 {
 			var item string
 			item, line, _ = strings.Cut(line, ",")
@@ -62,6 +80,9 @@ func Negotiate(h http.Header, enabled [numEncodings]bool) Encoding {
 			}
 		}
 	}
+}
+
+func pick(q *[numEncodings]int, enabled [numEncodings]bool) Encoding {
 	best, bestQ := Identity, 0
 	for e := Gzip; e < numEncodings; e++ {
 		if !enabled[e] || q[e] <= 0 {

@@ -1,6 +1,6 @@
-// Command apibench serves the demo shop twice for the load comparison in
-// run.sh: once as it is, once behind the API optimizer with its catalogue
-// routes cached. Varnish, started by run.sh, sits in front of the uncached
+// Command apibench serves the demo shop three times for the load comparison
+// in run.sh: as it is, behind the API optimizer with its catalogue routes
+// cached, and the same behind the optimizer's fasthttp front. Varnish, started by run.sh, sits in front of the uncached
 // one. Every listener is on a loopback address.
 package main
 
@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/perfengine/perfengine/apiopt"
 	"github.com/perfengine/perfengine/internal/demo"
 )
@@ -32,12 +34,13 @@ func run() error {
 	dataDir := flag.String("data", "", "demo data `directory` (required)")
 	plain := flag.String("plain", "127.0.0.1:18081", "`addr` of the uncached demo handler")
 	cached := flag.String("cached", "127.0.0.1:18082", "`addr` of the demo handler behind apiopt")
+	fast := flag.String("fast", "127.0.0.1:18084", "`addr` of the demo handler behind apiopt on fasthttp")
 	ttl := flag.Duration("ttl", time.Hour, "TTL of the cached catalogue routes")
 	flag.Parse()
 	if *dataDir == "" {
 		return errors.New("-data is required")
 	}
-	for _, a := range []string{*plain, *cached} {
+	for _, a := range []string{*plain, *cached, *fast} {
 		if host, _, err := net.SplitHostPort(a); err != nil || !net.ParseIP(host).IsLoopback() {
 			return fmt.Errorf("%s: only loopback addresses are allowed", a)
 		}
@@ -69,7 +72,14 @@ func run() error {
 		all = append(all, srv)
 		go func() { errc <- srv.Serve(ln) }()
 	}
-	fmt.Fprintf(os.Stderr, "apibench: plain on %s, cached on %s\n", *plain, *cached)
+	fln, err := net.Listen("tcp", *fast)
+	if err != nil {
+		return err
+	}
+	fsrv := &fasthttp.Server{Handler: opt.FastHandler(svc.Handler()), ReadTimeout: 30 * time.Second}
+	go func() { errc <- fsrv.Serve(fln) }()
+	defer fsrv.Shutdown()
+	fmt.Fprintf(os.Stderr, "apibench: plain on %s, cached on %s, cached on fasthttp on %s\n", *plain, *cached, *fast)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:

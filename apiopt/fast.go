@@ -80,4 +80,3 @@ func (o *Optimizer) serveFast(ctx *fasthttp.RequestCtx, enabled [4]bool) bool {
 	rs.window.Record(o.now().Sub(start))
 	return true
 }
-

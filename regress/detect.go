@@ -172,6 +172,32 @@ func detectIdx(y []float64, o DetectOptions) []int {
 	if o.Despike > 0 {
 		z = despike(z, o.Despike)
 	}
+	cps, cost := segment(z, o)
+	// A steady trend fitted by steps turns into a staircase of change
+	// points. Estimate one slope within the segments found (so steps do not
+	// bend it), segment what the slope leaves, and keep whichever model has
+	// the lower penalised cost; the slope pays for itself like a change
+	// point does. A global slope suits a long steady trend, whose segments
+	// would each absorb some of it; a slope between the steps suits a trend
+	// with a step in it.
+	trendPen := o.Penalty * o.Cost.params() * math.Log(float64(n))
+	best := cost
+	for _, within := range [][]int{nil, cps} { // one global slope; one between the steps
+		r := detrend(z, within)
+		if r == nil {
+			continue
+		}
+		if rcps, rcost := segment(r, o); rcost+trendPen < best {
+			cps, best = rcps, rcost+trendPen
+		}
+	}
+	return cps
+}
+
+// segment runs the search and the merge pass over standardised z and
+// returns the change points with their penalised cost.
+func segment(z []float64, o DetectOptions) ([]int, float64) {
+	n := len(z)
 	minSeg := max(o.MinSegment, 2)
 	cost := newSegCost(z, o.Cost, 1e-2)
 	pen := o.Penalty * o.Cost.params() * math.Log(float64(n))
@@ -188,7 +214,41 @@ func detectIdx(y []float64, o DetectOptions) []int {
 		}
 		cps = mergeWeakest(z, cps, robustTest(1), maxP, o.MinEffect)
 	}
-	return cps
+	total := pen * float64(len(cps))
+	prev := 0
+	for _, c := range append(cps, n) {
+		total += cost.cost(prev, c)
+		prev = c
+	}
+	return cps, total
+}
+
+// detrend returns z minus the least-squares slope common to the segments
+// between cps (each keeping its own level), or nil when there is none.
+func detrend(z []float64, cps []int) []float64 {
+	var sxy, sxx float64
+	prev := 0
+	for _, c := range append(cps, len(z)) {
+		seg := z[prev:c]
+		m := float64(len(seg))
+		xbar := float64(prev) + (m-1)/2
+		ybar := mean(seg)
+		for i, v := range seg {
+			dx := float64(prev+i) - xbar
+			sxy += dx * (v - ybar)
+			sxx += dx * dx
+		}
+		prev = c
+	}
+	if sxx == 0 || sxy == 0 {
+		return nil
+	}
+	b := sxy / sxx
+	out := make([]float64, len(z))
+	for i, v := range z {
+		out[i] = v - b*float64(i)
+	}
+	return out
 }
 
 // noiseScale estimates the noise standard deviation from the median

@@ -42,6 +42,13 @@ func TestDetect(t *testing.T) {
 		{"spikes are not changes", withSpikes, nil},
 		{"missing values keep positions", withNaN, []int{120}},
 		{"constant", make([]float64, 100), nil},
+		{"steady trend", noisy(12, 500, func(i int) float64 { return 0.05 * float64(i) }), nil},
+		{"trend and step", noisy(13, 400, func(i int) float64 {
+			if i >= 250 {
+				return 0.02*float64(i) + 6
+			}
+			return 0.02 * float64(i)
+		}), []int{250}},
 		{"too short", []float64{1, 2, 3}, nil},
 		{"variance step", noisy(6, 400, func(int) float64 { return 0 }), nil},
 	}

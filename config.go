@@ -224,9 +224,11 @@ func checkURL(p *problems, field, raw string, schemes ...string) {
 	if raw == "" {
 		return
 	}
+	// Values are redacted: a webhook or SMTP URL may carry a password, and
+	// url.Parse's error repeats the whole value.
 	u, err := url.Parse(raw)
 	if err != nil {
-		p.add(field, raw, "is not a URL: %v", err)
+		p.add(field, redactDSN(raw), "is not a URL")
 		return
 	}
 	for _, s := range schemes {
@@ -234,7 +236,7 @@ func checkURL(p *problems, field, raw string, schemes ...string) {
 			return
 		}
 	}
-	p.add(field, raw, "must be an absolute %s URL", strings.Join(schemes, " or "))
+	p.add(field, redactDSN(raw), "must be an absolute %s URL", strings.Join(schemes, " or "))
 }
 
 // LoadConfig reads a YAML file over DefaultConfig (path "" reads none),

@@ -250,3 +250,12 @@ func FuzzConfigEnv(f *testing.F) {
 		_ = c.Validate()
 	})
 }
+
+func TestURLErrorsHidePasswords(t *testing.T) {
+	c := DefaultConfig()
+	c.Alerts.WebhookURL = "ftp://user:hunter2@example.com/hook"
+	err := c.Validate()
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "alerts.webhookURL") {
+		t.Errorf("Validate() = %v, want an error naming the field without the password", err)
+	}
+}

@@ -117,18 +117,29 @@ echo "median: rps/wrk $(median "${rw[@]}")  rps/vegeta $(median "${rv[@]}")  eff
 MAX=$(median "${pe_all[@]}")
 RATE=$(jq -n "($MAX*0.8)|floor")
 echo
-echo "open model at 80 % of $MAX = $RATE requests/s, $CONNS connections, ${OPEN_DUR}s"
-$GEN "$PE" load --url "$URL" --rate "$RATE" --concurrency "$CONNS" --duration "${OPEN_DUR}s" --json --quiet >"$WORK/open.json"
-jq -r --argjson t "$RATE" '"target \($t)/s achieved \(.rate_achieved_rps)/s (\((.rate_achieved_rps/$t-1)*100*1000|round/1000)%), late \(.late), dropped \(.dropped), ok \(.success_ratio)\np99 corrected \(.latency_ms.p99) ms, uncorrected \(.latency_uncorrected_ms.p99) ms"' "$WORK/open.json"
-if [ -n "${WRK2:-}" ]; then
-	$GEN "$WRK2" -t1 -c"$CONNS" -d"${OPEN_DUR}s" -R"$RATE" --latency "$URL" >"$WORK/wrk2.txt"
-	W2P99=$(awk '$1=="99.000%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v; exit}' "$WORK/wrk2.txt")
-	W2RPS=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk2.txt")
-	PEP99=$(jq .latency_ms.p99 "$WORK/open.json")
-	echo "wrk2 -R$RATE: $W2RPS requests/s, corrected p99 $W2P99 ms; perfengine/wrk2 p99 ratio $(jq -n "$PEP99/$W2P99")"
-else
-	echo "wrk2: not set (WRK2=/path/to/wrk2 to compare corrected p99)"
-fi
+echo "open model at 80 % of $MAX = $RATE requests/s, $CONNS connections, ${OPEN_DUR}s per run"
+# wrk2 (WRK2=/path/to/wrk2) runs alternately with perfengine, so both see
+# the same neighbours; its --latency percentiles are corrected ones.
+OPEN_ROUNDS=1
+[ -n "${WRK2:-}" ] && OPEN_ROUNDS=$(( ROUNDS < 3 ? ROUNDS : 3 ))
+ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /m$/) {sub(/m$/,"",v); v*=60000} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v}'; }
+p99r=() accs=()
+for r in $(seq "$OPEN_ROUNDS"); do
+	$GEN "$PE" load --url "$URL" --rate "$RATE" --concurrency "$CONNS" --duration "${OPEN_DUR}s" --json --quiet >"$WORK/open.json"
+	acc=$(jq -r --argjson t "$RATE" '(.rate_achieved_rps/$t-1)*100' "$WORK/open.json")
+	accs+=("$acc")
+	jq -r --argjson t "$RATE" '"perfengine: achieved \(.rate_achieved_rps)/s (\((.rate_achieved_rps/$t-1)*100*1000|round/1000)%), late \(.late), dropped \(.dropped), ok \(.success_ratio); p99 corrected \(.latency_ms.p99) ms, uncorrected \(.latency_uncorrected_ms.p99) ms"' "$WORK/open.json"
+	if [ -n "${WRK2:-}" ]; then
+		$GEN "$WRK2" -t1 -c"$CONNS" -d"${OPEN_DUR}s" -R"$RATE" --latency "$URL" >"$WORK/wrk2.txt"
+		W2P99=$(awk '$1=="99.000%" {print $2; exit}' "$WORK/wrk2.txt" | ms)
+		W2RPS=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk2.txt")
+		PEP99=$(jq .latency_ms.p99 "$WORK/open.json")
+		p99r+=("$(jq -n "$PEP99/$W2P99")")
+		echo "wrk2:       $W2RPS requests/s, corrected p99 $W2P99 ms; perfengine/wrk2 p99 ${p99r[-1]}"
+	fi
+done
+echo "median rate error $(median "${accs[@]}") %${WRK2:+, median p99 ratio perfengine/wrk2 $(median "${p99r[@]}")}"
+[ -n "${WRK2:-}" ] || echo "wrk2: not set (WRK2=/path/to/wrk2 to compare corrected p99)"
 
 if [ "$MEM" = 1 ]; then
 	echo

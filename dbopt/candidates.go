@@ -39,7 +39,6 @@ type candidate struct {
 	bound    float64 // upper bound of its benefit, from its last evaluation
 	dead     bool
 	handle   string // the evaluator's name for it while it exists
-	affected []int // queries it may help
 }
 
 func (c *candidate) String() string {

@@ -68,22 +68,6 @@ func (o *Optimizer) pgssError(ctx context.Context) error {
 	return fmt.Errorf("%w: %v", ErrNoStatStatements, err)
 }
 
-func (o *Optimizer) hypopgError(ctx context.Context, conn *pgxpool.Conn) error {
-	var installed bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg')`).Scan(&installed); err != nil {
-		return fmt.Errorf("check hypopg: %w", err)
-	}
-	if installed {
-		return nil
-	}
-	var available bool
-	_ = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg')`).Scan(&available)
-	if available {
-		return fmt.Errorf("%w: run CREATE EXTENSION hypopg in this database", ErrNoHypoPG)
-	}
-	return fmt.Errorf("%w: install the hypopg package for this PostgreSQL version (Debian: postgresql-NN-hypopg), then run CREATE EXTENSION hypopg", ErrNoHypoPG)
-}
-
 // pgUtilityPrefixes are statements pg_stat_statements records that no
 // index can help.
 var pgUtilityPrefixes = []string{"begin", "commit", "rollback", "set ", "show ", "explain", "prepare", "deallocate", "create ", "alter ", "drop ", "vacuum", "analyze", "copy ", "grant ", "revoke ", "truncate", "insert "}

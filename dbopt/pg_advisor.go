@@ -42,11 +42,9 @@ func (o *Optimizer) pgAdvise(ctx context.Context, queries []Query, opt AdviseOpt
 	tables := map[string]*table{}
 	var missing []string
 	lookup := func(tr tableRef) *table {
-		name := tr.Name
+		name := quoteIdent(tr.Name)
 		if tr.Schema != "" {
 			name = quoteIdent(tr.Schema, tr.Name)
-		} else {
-			name = quoteIdent(tr.Name)
 		}
 		if t, ok := tables[name]; ok {
 			return t

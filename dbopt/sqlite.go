@@ -279,7 +279,7 @@ func (o *Optimizer) sqliteAddIndex(ctx context.Context, s Suggestion) (*Applied,
 	if !contains(tables, s.Table) {
 		return nil, fmt.Errorf("create index: table %q does not exist", s.Table)
 	}
-	ddl, c, err := ddlFor(s, "main", s.Table)
+	_, c, err := ddlFor(s, "main", s.Table)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +287,7 @@ func (o *Optimizer) sqliteAddIndex(ctx context.Context, s Suggestion) (*Applied,
 	if name == "" {
 		name = indexName(c)
 	}
-	ddl = sqliteDDL(c, name, true)
+	ddl := sqliteDDL(c, name, true)
 	start := o.now()
 	if _, err := o.db.ExecContext(ctx, ddl); err != nil {
 		return nil, fmt.Errorf("create index %s: %w", name, err)

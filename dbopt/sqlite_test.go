@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"time"
 	"testing"
 
 	"github.com/perfengine/perfengine/dbopt/querytrace"
@@ -41,6 +42,9 @@ func TestHealthSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A recorded string with two statements: EXPLAIN covers only the first,
+	// so checks must refuse it rather than run the DROP.
+	rec.Record("SELECT 1; DROP TABLE events", time.Millisecond, nil, nil)
 	o, err := New("sqlite:"+path, WithRecorder(rec))
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +69,13 @@ func TestHealthSQLite(t *testing.T) {
 		if c == nil || c.Status != tc.status {
 			t.Errorf("check %s = %+v, want %s", tc.check, c, tc.status)
 		}
+	}
+	if _, err := o.IndexSuggestions(ctx); err != nil {
+		t.Fatalf("IndexSuggestions: %v", err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		t.Fatalf("events is gone after health checks: %v", err)
 	}
 	ms, err := o.Metrics(ctx)
 	if err != nil {

@@ -19,12 +19,18 @@ func BenchmarkOverhead(b *testing.B) {
 	})
 	stack, _ := NewTransport(mem, Config{})
 	armed, _ := NewTransport(mem, Config{Hedge: HedgeConfig{Delay: time.Second}})
+	// The trace a request gets when the stack owns its pool: dials are
+	// timed in the dialer, not through the request's trace.
+	ownTrace, _ := NewTransport(mem, Config{})
+	h := ownTrace.host("upstream.test:80")
+	h.trace = h.newTrace(ownTrace, false)
 	clients := []struct {
 		name string
 		c    *http.Client
 	}{
 		{"plain", &http.Client{Transport: mem}},
 		{"netopt", stack.Client()},
+		{"netopt-own-pool-trace", ownTrace.Client()},
 		{"netopt-hedge-armed", armed.Client()},
 	}
 	for _, c := range clients {

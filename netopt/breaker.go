@@ -89,12 +89,12 @@ func (b *breaker) admit(host string) (probe bool, err error) {
 	return false, nil
 }
 
-// record adds an attempt's outcome. err is the failure (nil: success).
-func (b *breaker) record(probe bool, err error) {
+// record adds the outcome of an attempt that ended at now. err is the
+// failure (nil: success).
+func (b *breaker) record(probe bool, err error, now time.Time) {
 	if b.cfg.Disabled {
 		return
 	}
-	now := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if probe {

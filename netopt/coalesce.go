@@ -64,7 +64,7 @@ func (c *coalescer) do(req *http.Request) (*http.Response, error) {
 	if cl := c.calls[key]; cl != nil {
 		cl.waiters++
 		c.mu.Unlock()
-		c.t.host(req.URL.Host).coalesced.Add(1)
+		c.t.hostFor(req.URL).coalesced.Add(1)
 		return c.wait(req, cl, key)
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))

@@ -24,7 +24,7 @@ const (
 	DefaultBudgetRatio   = 0.5
 
 	DefaultHedgeQuantile   = 0.95
-	DefaultHedgeMinDelay   = time.Millisecond
+	DefaultHedgeMinDelay   = 100 * time.Microsecond
 	DefaultHedgeMinSamples = 50
 
 	DefaultBreakerFailureRatio = 0.5
@@ -110,7 +110,7 @@ type HedgeConfig struct {
 	// MinSamples before the observed quantile is trusted; default 50.
 	MinSamples int `yaml:"minSamples" json:"minSamples"`
 	// MinDelay is the shortest observed delay worth hedging at: below it a
-	// second request saves less than it costs. Default 1ms.
+	// second request saves less than it costs. Default 100µs.
 	MinDelay time.Duration `yaml:"minDelay" json:"minDelay"`
 }
 

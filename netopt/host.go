@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,7 +55,27 @@ func newHost(name string, t *Transport) *host {
 		lat:     metrics.NewLatencyRecorder(),
 		window:  metrics.NewHistogram(),
 	}
-	h.trace = h.newTrace(t)
+	h.trace = h.newTrace(t, t.base != nil)
+	return h
+}
+
+// hostFor returns the figures of the URL's host. URLs without a port are
+// looked up under their host as written first, so the common case costs a
+// map lookup and no string building.
+func (t *Transport) hostFor(u *url.URL) *host {
+	t.hostsMu.RLock()
+	h := t.alias[u.Host]
+	t.hostsMu.RUnlock()
+	if h != nil {
+		return h
+	}
+	key := hostKey(u)
+	h = t.host(key)
+	if key != u.Host && h != t.other {
+		t.hostsMu.Lock()
+		t.alias[u.Host] = h
+		t.hostsMu.Unlock()
+	}
 	return h
 }
 
@@ -77,6 +98,7 @@ func (t *Transport) host(name string) *host {
 	}
 	h = newHost(name, t)
 	t.hosts[name] = h
+	t.alias[name] = h
 	return h
 }
 
@@ -147,7 +169,8 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, h *host, pro
 	}
 	resp, err := t.roundTripper().RoundTrip(out)
 	h.inflight.Add(-1)
-	elapsed := t.now().Sub(start)
+	end := t.now()
+	elapsed := end.Sub(start)
 	if err != nil {
 		if ctx.Err() != nil {
 			// Cancelled, by the caller or as a hedging loser: says nothing
@@ -159,7 +182,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, h *host, pro
 		}
 		h.failures.Add(1)
 		h.budget.spend()
-		h.breaker.record(probe, err)
+		h.breaker.record(probe, err, end)
 		return nil, err
 	}
 	h.lat.Record(elapsed)
@@ -168,10 +191,10 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, h *host, pro
 	if t.statusR[resp.StatusCode] {
 		h.failures.Add(1)
 		h.budget.spend()
-		h.breaker.record(probe, &StatusError{Host: h.name, StatusCode: resp.StatusCode})
+		h.breaker.record(probe, &StatusError{Host: h.name, StatusCode: resp.StatusCode}, end)
 	} else {
 		h.budget.refill()
-		h.breaker.record(probe, nil)
+		h.breaker.record(probe, nil, end)
 	}
 	if asked && decode(resp) {
 		h.decoded.Add(1)
@@ -216,20 +239,49 @@ func (p *phases) done(now int64, ok bool) {
 func (p *phases) mean() time.Duration { return mean(p.sum.Load(), p.n.Load()) }
 
 // newTrace builds the host's hooks once: one shared ClientTrace costs a
-// request two context values instead of a dozen closures.
-func (h *host) newTrace(t *Transport) *httptrace.ClientTrace {
+// request one context value instead of a dozen closures. The DNS and
+// connect hooks go into the dial's context instead (see dialContext) when
+// the stack owns the transport, because any of them in a request's trace
+// makes net/http allocate a net-level trace for every request.
+func (h *host) newTrace(t *Transport, dialHooks bool) *httptrace.ClientTrace {
 	now := func() int64 { return t.now().UnixNano() }
-	return &httptrace.ClientTrace{
-		DNSStart:          func(httptrace.DNSStartInfo) { h.dns.start(now()) },
-		DNSDone:           func(i httptrace.DNSDoneInfo) { h.dns.done(now(), i.Err == nil) },
-		ConnectStart:      func(string, string) { h.connect.start(now()) },
-		ConnectDone:       func(_, _ string, err error) { h.connect.done(now(), err == nil) },
+	tr := &httptrace.ClientTrace{
 		TLSHandshakeStart: func() { h.tls.start(now()) },
 		TLSHandshakeDone:  func(_ tls.ConnectionState, err error) { h.tls.done(now(), err == nil) },
 		GotConn: func(i httptrace.GotConnInfo) {
 			h.conns.Add(1)
 			if i.Reused {
 				h.reused.Add(1)
+			}
+		},
+	}
+	if dialHooks {
+		tr.DNSStart = func(httptrace.DNSStartInfo) { h.dns.start(now()) }
+		tr.DNSDone = func(i httptrace.DNSDoneInfo) { h.dns.done(now(), i.Err == nil) }
+		tr.ConnectStart = func(string, string) { h.connect.start(now()) }
+		tr.ConnectDone = func(_, _ string, err error) { h.connect.done(now(), err == nil) }
+	}
+	return tr
+}
+
+// dialTrace times one dial of the owned transport: its DNS lookup and TCP
+// connect, exactly, since the hooks belong to this dial alone.
+func (h *host) dialTrace(t *Transport) *httptrace.ClientTrace {
+	var dnsStart, connStart atomic.Int64
+	now := func() int64 { return t.now().UnixNano() }
+	return &httptrace.ClientTrace{
+		DNSStart: func(httptrace.DNSStartInfo) { dnsStart.Store(now()) },
+		DNSDone: func(i httptrace.DNSDoneInfo) {
+			if s := dnsStart.Load(); s != 0 && i.Err == nil {
+				h.dns.sum.Add(now() - s)
+				h.dns.n.Add(1)
+			}
+		},
+		ConnectStart: func(string, string) { connStart.CompareAndSwap(0, now()) },
+		ConnectDone: func(_, _ string, err error) {
+			if s := connStart.Swap(0); s != 0 && err == nil {
+				h.connect.sum.Add(now() - s)
+				h.connect.n.Add(1)
 			}
 		},
 	}

@@ -185,7 +185,7 @@ func (t *Transport) ResizePool(idle int) (int, error) {
 	p := t.cfg.Pool
 	p.MaxIdleConnections = idle
 	p.MaxConnections = max(p.MaxConnections, idle)
-	t.own.Store(NewPooledTransport(p))
+	t.own.Store(t.pooled(p))
 	old.CloseIdleConnections()
 	return prev, nil
 }
@@ -226,7 +226,7 @@ func (t *Transport) PreconnectToDomains(ctx context.Context, hosts []string) err
 			errs = append(errs, err)
 			continue
 		}
-		resp, err := t.attempt(ctx, req, t.host(u.Host), false)
+		resp, err := t.attempt(ctx, req, t.hostFor(u), false)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("netopt: preconnect %s: %w", u.Host, err))
 			continue

@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +31,8 @@ type Transport struct {
 	statusR [600]bool // retried statuses
 
 	hostsMu sync.RWMutex
-	hosts   map[string]*host
+	hosts   map[string]*host // by host:port
+	alias   map[string]*host // by URL.Host as written, and host:port
 	other   *host
 
 	flight   *coalescer
@@ -64,12 +67,12 @@ func NewTransport(base http.RoundTripper, cfg Config, opts ...Option) (*Transpor
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	t := &Transport{cfg: cfg, base: base, now: time.Now, log: slog.New(slog.DiscardHandler), hosts: map[string]*host{}}
+	t := &Transport{cfg: cfg, base: base, now: time.Now, log: slog.New(slog.DiscardHandler), hosts: map[string]*host{}, alias: map[string]*host{}}
 	for _, o := range opts {
 		o(t)
 	}
 	if base == nil {
-		t.own.Store(NewPooledTransport(cfg.Pool))
+		t.own.Store(t.pooled(cfg.Pool))
 	}
 	for _, s := range cfg.Retry.Statuses {
 		t.statusR[s] = true
@@ -113,6 +116,19 @@ func NewPooledTransport(p PoolConfig) *http.Transport {
 		ExpectContinueTimeout: time.Second,
 		DisableKeepAlives:     p.DisableKeepAlives,
 	}
+}
+
+// pooled is NewPooledTransport with dials timed per host (DNS, connect).
+// Hosts are keyed by the dialed address, which is the request's host:port
+// unless a proxy is in the way.
+func (t *Transport) pooled(p PoolConfig) *http.Transport {
+	tr := NewPooledTransport(p)
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		h := t.host(addr)
+		return dial(httptrace.WithClientTrace(ctx, h.dialTrace(t)), network, addr)
+	}
+	return tr
 }
 
 func (t *Transport) roundTripper() http.RoundTripper {
@@ -172,6 +188,21 @@ func rewind(req *http.Request) (*http.Request, error) {
 	return &r, nil
 }
 
+// hostKey is the URL's host:port, the port made explicit, so that a
+// request's figures and its dials (keyed by the dialed address) meet.
+func hostKey(u *url.URL) string {
+	if u.Port() != "" || u.Host == "" {
+		return u.Host
+	}
+	switch u.Scheme {
+	case "https":
+		return net.JoinHostPort(u.Hostname(), "443")
+	case "http":
+		return net.JoinHostPort(u.Hostname(), "80")
+	}
+	return u.Host
+}
+
 // StatusError is a retried status seen as a failure of the host, as kept
 // by the circuit breaker.
 type StatusError struct {
@@ -195,7 +226,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
-	h := t.host(req.URL.Host)
+	h := t.hostFor(req.URL)
 	h.requests.Add(1)
 	ctx := req.Context()
 	again := replayable(req)
@@ -314,13 +345,12 @@ func (t *Transport) try(ctx context.Context, req *http.Request, h *host, probe, 
 	}
 	results := make(chan attemptResult, 2)
 	var cancels [2]context.CancelFunc
-	var starts [2]time.Time
 	launched := 0
 	launch := func(r *http.Request) {
 		i := launched
 		launched++
 		actx, cancel := context.WithCancel(ctx)
-		cancels[i], starts[i] = cancel, t.now()
+		cancels[i] = cancel
 		go func() {
 			resp, err := t.attempt(actx, r, h, false)
 			results <- attemptResult{resp, err, i}
@@ -357,7 +387,7 @@ func (t *Transport) try(ctx context.Context, req *http.Request, h *host, probe, 
 				}
 			}
 			if pending > 0 {
-				go t.reapLosers(h, results, pending, starts)
+				go t.reapLosers(results, pending)
 			}
 			if r.i == 1 && !t.failed(r.resp, r.err) {
 				h.hedgeWins.Add(1)
@@ -378,16 +408,14 @@ type attemptResult struct {
 	i    int
 }
 
-// reapLosers waits for cancelled hedging attempts, closes what they got,
-// and records how long they ran: a loser took at least that long, and
-// forgetting it would hide the slow tail the hedging delay is taken from.
-func (t *Transport) reapLosers(h *host, results <-chan attemptResult, pending int, starts [2]time.Time) {
+// reapLosers waits for cancelled hedging attempts and closes what they got.
+// Their latency is not recorded: only that it exceeded the hedging delay
+// is known, and recording the time they ran instead piles them up just
+// above the delay, which then creeps upwards whenever more than 5 % of
+// attempts are hedged (see HedgeConfig).
+func (t *Transport) reapLosers(results <-chan attemptResult, pending int) {
 	for range pending {
-		r := <-results
-		if r.err != nil {
-			h.lat.Record(t.now().Sub(starts[r.i]))
-		}
-		closeResult(r.resp)
+		closeResult((<-results).resp)
 	}
 }
 

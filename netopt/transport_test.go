@@ -560,3 +560,19 @@ func FuzzDecode(f *testing.F) {
 		_ = resp.Body.Close()
 	})
 }
+
+func TestDialPhasesTimed(t *testing.T) {
+	srv := httptest.NewServer(faults.New(faults.Config{}, nil))
+	defer srv.Close()
+	tr := newTransport(t, testConfig())
+	u := "http://localhost" + srv.URL[strings.LastIndexByte(srv.URL, ':'):]
+	resp, err := tr.Client().Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	m := tr.Metrics(t.Context()).Hosts
+	if len(m) != 1 || m[0].Host != strings.TrimPrefix(u, "http://") || m[0].DNS <= 0 || m[0].Connect <= 0 || m[0].Conns != 1 {
+		t.Errorf("hosts %+v, want one with DNS and connect timed", m)
+	}
+}

@@ -3,13 +3,15 @@
 //
 //   - tail: 5 % of responses 200 ms late; p99 of each client and the extra
 //     requests hedging cost (counted by the server);
+//
 //   - failures: 10 % connection resets and 10 % 503 with Retry-After: 1;
 //     the success ratio of idempotent GETs and the attempts per request;
+//
 //   - overhead: the stack's cost per request over an in-memory
 //     RoundTripper, as Go benchmarks of both clients.
 //
-//	go run ./bench/net            # text
-//	go run ./bench/net -json      # machine-readable
+//     go run ./bench/net            # text
+//     go run ./bench/net -json      # machine-readable
 //
 // Every server listens on 127.0.0.1; nothing leaves the machine.
 package main
@@ -40,6 +42,8 @@ type clientRun struct {
 	OK          int     `json:"ok"`
 	SuccessRate float64 `json:"success_ratio"`
 	P50Ms       float64 `json:"p50_ms"`
+	P90Ms       float64 `json:"p90_ms"`
+	P95Ms       float64 `json:"p95_ms"`
 	P99Ms       float64 `json:"p99_ms"`
 	MaxMs       float64 `json:"max_ms"`
 	ServerSeen  uint64  `json:"server_requests"`
@@ -48,6 +52,7 @@ type clientRun struct {
 	Retries     uint64  `json:"retries,omitempty"`
 	Throttled   uint64  `json:"throttled,omitempty"`
 	MinTokens   float64 `json:"budget_tokens_left,omitempty"`
+	HedgeMs     float64 `json:"hedge_delay_ms,omitempty"` // at the end of the run
 	Seconds     float64 `json:"seconds"`
 }
 
@@ -63,31 +68,33 @@ type report struct {
 	TailRatio   float64      `json:"p99_ratio_plain_over_netopt"`
 	Failures    [2]clientRun `json:"failures"`
 	Overhead    overhead     `json:"overhead"`
-	Concurrency int          `json:"concurrency"`
+	Concurrency int          `json:"max_in_flight"`
+	Rate        int          `json:"rate"`
 }
 
 func main() {
 	n := flag.Int("n", 4000, "requests per client and scenario")
-	c := flag.Int("c", 16, "concurrent workers")
+	c := flag.Int("c", 64, "most requests in flight")
+	rate := flag.Int("rate", 500, "requests per second (open model)")
 	asJSON := flag.Bool("json", false, "print JSON")
 	flag.Parse()
-	if *n < 100 || *c < 1 {
-		fmt.Fprintln(os.Stderr, "netbench: -n must be at least 100 and -c at least 1")
+	if *n < 100 || *c < 1 || *rate < 1 || *rate > 100000 {
+		fmt.Fprintln(os.Stderr, "netbench: -n must be at least 100, -c at least 1 and -rate in 1..100000")
 		os.Exit(2)
 	}
-	r := report{Concurrency: *c}
+	r := report{Concurrency: *c, Rate: *rate}
 	fmt.Fprintln(os.Stderr, "netbench: tail scenario")
 	tail := faults.Config{SlowRatio: 0.05, SlowDelay: 200 * time.Millisecond, Seed: 1}
-	r.Tail[0] = measure("plain", tail, *n, *c, nil)
-	r.Tail[1] = measure("netopt", tail, *n, *c, &netopt.Config{})
+	r.Tail[0] = measure("plain", tail, *n, *c, *rate, nil)
+	r.Tail[1] = measure("netopt", tail, *n, *c, *rate, &netopt.Config{})
 	if r.Tail[1].P99Ms > 0 {
 		r.TailRatio = r.Tail[0].P99Ms / r.Tail[1].P99Ms
 	}
 	fmt.Fprintln(os.Stderr, "netbench: failure scenario")
 	fail := faults.Config{ResetRatio: 0.1, UnavailableRatio: 0.1, RetryAfter: "1", Seed: 2}
 	nf := max(*n/2, 100)
-	r.Failures[0] = measure("plain", fail, nf, *c*4, nil)
-	r.Failures[1] = measure("netopt", fail, nf, *c*4, &netopt.Config{})
+	r.Failures[0] = measure("plain", fail, nf, *c*4, *rate, nil)
+	r.Failures[1] = measure("netopt", fail, nf, *c*4, *rate, &netopt.Config{})
 	fmt.Fprintln(os.Stderr, "netbench: overhead benchmarks")
 	r.Overhead = measureOverhead()
 	if *asJSON {
@@ -102,7 +109,7 @@ func main() {
 // measure sends n GETs from c workers to a fresh faulty server, through
 // either a plain client (same pool size) or the netopt stack. A warm-up of
 // 200 requests, not measured, fills the pool and the host's latency window.
-func measure(name string, fc faults.Config, n, c int, cfg *netopt.Config) clientRun {
+func measure(name string, fc faults.Config, n, c, rate int, cfg *netopt.Config) clientRun {
 	h := faults.New(fc, nil)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -132,23 +139,30 @@ func measure(name string, fc faults.Config, n, c int, cfg *netopt.Config) client
 		resp.Body.Close()
 		return time.Since(start), err == nil && resp.StatusCode == http.StatusOK
 	}
+	// run is an open model: requests start at a constant rate whatever the
+	// answers, so both clients put the same load on the two shared cores,
+	// and a slow answer cannot hold back the next request (no coordinated
+	// omission). At most c requests are in flight; a tick that finds them
+	// all busy waits for one.
 	run := func(total int, hist *metrics.Histogram) (ok int) {
-		var next, good atomic.Int64
+		var good atomic.Int64
 		var mu sync.Mutex
 		var wg sync.WaitGroup
-		for range c {
+		slots := make(chan struct{}, c)
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for range total {
+			<-tick.C
+			slots <- struct{}{}
 			wg.Go(func() {
-				local := metrics.NewHistogram()
-				for next.Add(1) <= int64(total) {
-					d, success := get()
-					local.Record(d)
-					if success {
-						good.Add(1)
-					}
-				}
+				defer func() { <-slots }()
+				d, success := get()
 				mu.Lock()
-				hist.Merge(local)
+				hist.Record(d)
 				mu.Unlock()
+				if success {
+					good.Add(1)
+				}
 			})
 		}
 		wg.Wait()
@@ -165,7 +179,7 @@ func measure(name string, fc faults.Config, n, c int, cfg *netopt.Config) client
 	ok := run(n, hist)
 	out := clientRun{
 		Client: name, Requests: n, OK: ok, SuccessRate: float64(ok) / float64(n),
-		P50Ms: ms(hist.Quantile(0.5)), P99Ms: ms(hist.Quantile(0.99)), MaxMs: ms(hist.Max()),
+		P50Ms: ms(hist.Quantile(0.5)), P90Ms: ms(hist.Quantile(0.9)), P95Ms: ms(hist.Quantile(0.95)), P99Ms: ms(hist.Quantile(0.99)), MaxMs: ms(hist.Max()),
 		ServerSeen: h.Counts().Requests - before, Seconds: time.Since(start).Seconds(),
 	}
 	out.ExtraRatio = float64(out.ServerSeen)/float64(n) - 1
@@ -173,6 +187,7 @@ func measure(name string, fc faults.Config, n, c int, cfg *netopt.Config) client
 		m := tr.Metrics(context.Background()).Hosts[0]
 		out.Hedges, out.Retries, out.Throttled = m.Hedges-m0.Hedges, m.Retries-m0.Retries, m.Throttled-m0.Throttled
 		out.MinTokens = m.BudgetTokens
+		out.HedgeMs = ms(m.HedgeDelay)
 	}
 	return out
 }
@@ -218,14 +233,14 @@ func measureOverhead() overhead {
 func printReport(r report) {
 	var b strings.Builder
 	row := func(cr clientRun) {
-		fmt.Fprintf(&b, "  %-7s n=%d ok=%.4f p50=%.2fms p99=%.2fms max=%.1fms server_requests=%d extra=%.2f%% hedges=%d retries=%d throttled=%d tokens_left=%.1f (%.1fs)\n",
-			cr.Client, cr.Requests, cr.SuccessRate, cr.P50Ms, cr.P99Ms, cr.MaxMs, cr.ServerSeen, 100*cr.ExtraRatio, cr.Hedges, cr.Retries, cr.Throttled, cr.MinTokens, cr.Seconds)
+		fmt.Fprintf(&b, "  %-7s n=%d ok=%.4f p50=%.2fms p90=%.2fms p95=%.2fms p99=%.2fms max=%.1fms server_requests=%d extra=%.2f%% hedges=%d (delay %.2fms) retries=%d throttled=%d tokens_left=%.1f (%.1fs)\n",
+			cr.Client, cr.Requests, cr.SuccessRate, cr.P50Ms, cr.P90Ms, cr.P95Ms, cr.P99Ms, cr.MaxMs, cr.ServerSeen, 100*cr.ExtraRatio, cr.Hedges, cr.HedgeMs, cr.Retries, cr.Throttled, cr.MinTokens, cr.Seconds)
 	}
-	fmt.Fprintf(&b, "tail (5%% of responses 200ms late), %d workers:\n", r.Concurrency)
+	fmt.Fprintf(&b, "tail (5%% of responses 200ms late), %d req/s, at most %d in flight:\n", r.Rate, r.Concurrency)
 	row(r.Tail[0])
 	row(r.Tail[1])
 	fmt.Fprintf(&b, "  p99 plain/netopt = %.1fx\n", r.TailRatio)
-	fmt.Fprintf(&b, "failures (10%% resets, 10%% 503 Retry-After: 1), %d workers:\n", 4*r.Concurrency)
+	fmt.Fprintf(&b, "failures (10%% resets, 10%% 503 Retry-After: 1), %d req/s, at most %d in flight:\n", r.Rate, 4*r.Concurrency)
 	row(r.Failures[0])
 	row(r.Failures[1])
 	o := r.Overhead

@@ -181,14 +181,30 @@ func detectIdx(y []float64, o DetectOptions) []int {
 	// would each absorb some of it; a slope between the steps suits a trend
 	// with a step in it.
 	trendPen := o.Penalty * o.Cost.params() * math.Log(float64(n))
-	best := cost
+	best, work := cost, z
 	for _, within := range [][]int{nil, cps} { // one global slope; one between the steps
 		r := detrend(z, within)
 		if r == nil {
 			continue
 		}
 		if rcps, rcost := segment(r, o); rcost+trendPen < best {
-			cps, best = rcps, rcost+trendPen
+			cps, best, work = rcps, rcost+trendPen, r
+		}
+	}
+	// Likewise a strong season: remove a per-phase profile (p − 1 more
+	// parameters at ln n each) and keep it if the steps left cost less.
+	found := cps
+	for _, levels := range [][]int{found, nil} { // levels from the steps found, or none
+		p, prof := season(work, levels)
+		if p == 0 {
+			continue
+		}
+		y := make([]float64, n)
+		for i, v := range work {
+			y[i] = v - prof[i%p]
+		}
+		if scps, scost := segment(y, o); scost+float64(p-1)*math.Log(float64(n)) < best {
+			cps, best = scps, scost+float64(p-1)*math.Log(float64(n))
 		}
 	}
 	return cps
@@ -221,6 +237,71 @@ func segment(z []float64, o DetectOptions) ([]int, float64) {
 		prev = c
 	}
 	return cps, total
+}
+
+// maxSeasonPoints bounds the series season examines; the autocorrelation
+// costs O(n·period).
+const maxSeasonPoints = 20_000
+
+// season finds a strong period in y once the levels of its segments are
+// removed: the first autocorrelation peak, at lag 4 to n/4, above 0.3. It
+// returns the period and the per-phase profile (medians, centred), or 0.
+func season(y []float64, cps []int) (int, []float64) {
+	n := len(y)
+	if n < 16 || n > maxSeasonPoints {
+		return 0, nil
+	}
+	res := make([]float64, n)
+	prev := 0
+	for _, c := range append(slices.Clone(cps), n) {
+		m := mean(y[prev:c])
+		for i := prev; i < c; i++ {
+			res[i] = y[i] - m
+		}
+		prev = c
+	}
+	var v0 float64
+	for _, v := range res {
+		v0 += v * v
+	}
+	if v0 == 0 {
+		return 0, nil
+	}
+	maxLag := min(n/4, 500)
+	acf := make([]float64, maxLag+2)
+	for lag := 1; lag <= maxLag+1 && lag < n; lag++ {
+		var s float64
+		for i := lag; i < n; i++ {
+			s += res[i] * res[i-lag]
+		}
+		acf[lag] = s / v0
+	}
+	p := 0
+	for lag := 4; lag <= maxLag; lag++ {
+		if acf[lag] > 0.3 && acf[lag] >= acf[lag-1] && acf[lag] >= acf[lag+1] {
+			p = lag
+			break
+		}
+	}
+	if p == 0 {
+		return 0, nil
+	}
+	prof := make([]float64, p)
+	buf := make([]float64, 0, n/p+1)
+	var total float64
+	for k := range p {
+		buf = buf[:0]
+		for i := k; i < n; i += p {
+			buf = append(buf, res[i])
+		}
+		slices.Sort(buf)
+		prof[k] = sortedMedian(buf)
+		total += prof[k]
+	}
+	for k := range prof {
+		prof[k] -= total / float64(p)
+	}
+	return p, prof
 }
 
 // detrend returns z minus the least-squares slope common to the segments

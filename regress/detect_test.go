@@ -42,6 +42,14 @@ func TestDetect(t *testing.T) {
 		{"spikes are not changes", withSpikes, nil},
 		{"missing values keep positions", withNaN, []int{120}},
 		{"constant", make([]float64, 100), nil},
+		{"season", noisy(14, 500, func(i int) float64 { return 5 * math.Sin(2*math.Pi*float64(i)/50) }), nil},
+		{"season and step", noisy(15, 600, func(i int) float64 {
+			v := 4 * math.Sin(2*math.Pi*float64(i)/40)
+			if i >= 330 {
+				v += 8
+			}
+			return v
+		}), []int{330}},
 		{"steady trend", noisy(12, 500, func(i int) float64 { return 0.05 * float64(i) }), nil},
 		{"trend and step", noisy(13, 400, func(i int) float64 {
 			if i >= 250 {

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/perfengine/perfengine/apiopt/cache"
+	"github.com/perfengine/perfengine/apiopt/cache/rediscache"
 	"github.com/perfengine/perfengine/apiopt/compress"
 	"github.com/perfengine/perfengine/apiopt/ratelimit"
 )
@@ -28,7 +29,7 @@ type options struct {
 	reg   prometheus.Registerer
 	log   *slog.Logger
 	clock func() time.Time
-	redis redis.Scripter
+	redis redis.UniversalClient
 	route func(*http.Request) string
 }
 
@@ -41,9 +42,11 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // WithClock sets the time source; the default is time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
 
-// WithRedis keeps rate-limit counters in Redis, shared by every instance,
-// with a local fallback when it is unreachable.
-func WithRedis(c redis.Scripter) Option { return func(o *options) { o.redis = c } }
+// WithRedis keeps rate-limit counters and cache entries (with their
+// surrogate-key index) in Redis, shared by every instance. The in-process
+// cache stays in front; when Redis is unreachable, limits are decided
+// locally and the cache acts on what it holds in process.
+func WithRedis(c redis.UniversalClient) Option { return func(o *options) { o.redis = c } }
 
 // WithRouteOf names routes for handlers that are not a ServeMux (which sets
 // Request.Pattern itself).
@@ -108,7 +111,12 @@ func New(cfg Config, opts ...Option) (*Optimizer, error) {
 		op.comp = c
 	}
 	if !cfg.Cache.Disabled {
+		var shared cache.Backend
+		if o.redis != nil {
+			shared = rediscache.New(o.redis, "")
+		}
 		c, err := cache.New(cache.Config{
+			Shared:   shared,
 			MaxBytes: cfg.Cache.MaxBytes, MaxEntryBytes: cfg.Cache.MaxEntryBytes,
 			MinTTL: cfg.Cache.MinTTL, MaxTTL: cfg.Cache.MaxTTL, Adaptive: cfg.Cache.Adaptive,
 			InvalidateParent: !cfg.Cache.KeepParents,

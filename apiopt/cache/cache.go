@@ -52,6 +52,12 @@ type Config struct {
 	// query: a PUT /items/7 drops GET /items?page=2. RFC 9111 §4.4 alone
 	// drops only /items/7 and the Location fields.
 	InvalidateParent bool
+	// Shared is an optional second level (Redis, see package rediscache)
+	// behind the in-process one, shared by every instance.
+	Shared Backend
+	// LocalTTL is how long an entry read from Shared is served from process
+	// memory before Shared is asked again; default DefaultLocalTTL.
+	LocalTTL time.Duration
 	// RouteOf names the route of a request when the handler is not a
 	// ServeMux (which sets Request.Pattern). Optional.
 	RouteOf func(*http.Request) string
@@ -86,6 +92,9 @@ type Stats struct {
 	BytesSaved uint64
 	Entries    int
 	Bytes      uint64
+	// SharedHits counts entries read from the shared backend, SharedErrors
+	// the backend calls that failed (the cache then acts as if it missed).
+	SharedHits, SharedErrors uint64
 }
 
 // HitRatio is Hits / (Hits + Misses), 0 before any lookup.
@@ -114,7 +123,7 @@ type Cache struct {
 	tags  map[string]map[uint64]struct{}
 
 	hits, misses, stale, revalidated, stores, collapsed, invalidations atomic.Uint64
-	fromCache, saved                                                   atomic.Uint64
+	fromCache, saved, sharedHits, sharedErrors                         atomic.Uint64
 
 	hdrHit, hdrStale []string
 }
@@ -145,6 +154,9 @@ func New(cfg Config) (*Cache, error) {
 	}
 	if cfg.Name == "" {
 		cfg.Name = DefaultName
+	}
+	if cfg.LocalTTL == 0 {
+		cfg.LocalTTL = DefaultLocalTTL
 	}
 	c := &Cache{cfg: cfg, now: cfg.Clock, log: cfg.Logger, seed: maphash.MakeSeed(), tags: map[string]map[uint64]struct{}{}}
 	if c.now == nil {
@@ -227,6 +239,7 @@ func (c *Cache) Stats() Stats {
 		Revalidated: c.revalidated.Load(), Stores: c.stores.Load(), Collapsed: c.collapsed.Load(),
 		Invalidations: c.invalidations.Load(), BytesFromCache: c.fromCache.Load(), BytesSaved: c.saved.Load(),
 		Entries: c.store.EstimatedSize(), Bytes: c.store.WeightedSize(),
+		SharedHits: c.sharedHits.Load(), SharedErrors: c.sharedErrors.Load(),
 	}
 }
 
@@ -264,7 +277,7 @@ func (c *Cache) lookup(key uint64, r *http.Request, uri string) (*node, *Entry) 
 
 // put stores e as the variant of its Vary values, replacing an older one.
 func (c *Cache) put(key uint64, host, uri string, e *Entry, ttlHint time.Duration) {
-	c.store.Compute(key, func(old *node, found bool) (*node, otter.ComputeOp) {
+	n, _ := c.store.Compute(key, func(old *node, found bool) (*node, otter.ComputeOp) {
 		n := &node{host: host, uri: uri, ttlHint: ttlHint}
 		if found && old.host == host && old.uri == uri {
 			for _, v := range old.variants {
@@ -291,6 +304,9 @@ func (c *Cache) put(key uint64, host, uri string, e *Entry, ttlHint time.Duratio
 			s[key] = struct{}{}
 		}
 		c.tagMu.Unlock()
+	}
+	if c.cfg.Shared != nil && n != nil {
+		c.putShared(n)
 	}
 }
 
@@ -343,6 +359,9 @@ func (c *Cache) Invalidate(tags ...string) int {
 			n++
 		}
 	}
+	if c.cfg.Shared != nil {
+		n = max(n, c.invalidateSharedTags(tags))
+	}
 	c.invalidations.Add(uint64(n))
 	return n
 }
@@ -362,6 +381,9 @@ func (c *Cache) InvalidateURL(host, ref string) bool {
 	uri := u.RequestURI()
 	k := c.key(host, uri)
 	_, ok := c.store.Invalidate(k)
+	if c.cfg.Shared != nil {
+		c.invalidateShared(host, uri)
+	}
 	if ok {
 		c.invalidations.Add(1)
 	}

@@ -38,6 +38,10 @@ type Entry struct {
 	originETag string // the origin's own validator, sent back when revalidating
 	lastMod    time.Time
 
+	// localUntil, for an entry read from the shared backend, is when the
+	// process stops trusting its copy; zero for entries stored here.
+	localUntil time.Time
+
 	// variants[e] is the body and the ready header lines for coding e;
 	// nil when that coding is not worth it.
 	variants [4]*variant

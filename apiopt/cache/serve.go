@@ -51,7 +51,7 @@ func (c *Cache) TryHitAt(w http.ResponseWriter, r *http.Request, now time.Time) 
 		return "", false
 	}
 	age := e.Age(now)
-	if !e.Fresh(age) {
+	if !e.Fresh(age) || (!e.localUntil.IsZero() && now.After(e.localUntil)) {
 		return "", false
 	}
 	c.hits.Add(1)
@@ -79,6 +79,9 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	key := c.key(r.Host, uri)
 	n, e := c.lookup(key, r, uri)
 	now := c.now()
+	if c.cfg.Shared != nil && (n == nil || (e != nil && !e.localUntil.IsZero() && now.After(e.localUntil))) {
+		n, e = c.lookupShared(r, key, uri, now)
+	}
 	if e != nil {
 		age := e.Age(now)
 		fresh := e.Fresh(age) && !req.NoCache
@@ -426,7 +429,7 @@ func (c *Cache) Fresh(host, uri string, get func(name string) string, now time.T
 	for _, e := range n.variants {
 		if e.matchesFunc(get) {
 			age := e.Age(now)
-			if !e.Fresh(age) {
+			if !e.Fresh(age) || (!e.localUntil.IsZero() && now.After(e.localUntil)) {
 				return nil, 0, false
 			}
 			return e, age, true

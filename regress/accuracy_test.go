@@ -124,7 +124,10 @@ func evaluate(t testing.TB, cases []synthCase, o DetectOptions) (overall score, 
 
 // TestAccuracy scores the default detector, the parameter set `regress
 // detect` uses, on the annotated synthetic series: mean F1 over series with
-// a 5-point margin, as the Turing change-point benchmark scores.
+// a 5-point margin, as the Turing change-point benchmark scores. With the
+// peers:
+//
+//	go test ./regress -run TestAccuracy -v -tune
 func TestAccuracy(t *testing.T) {
 	if *update {
 		writeSynth(t)
@@ -136,13 +139,16 @@ func TestAccuracy(t *testing.T) {
 		t.Logf("%-10s F1 %.3f  precision %.3f  recall %.3f", cat, s.f1, s.p, s.r)
 	}
 	t.Logf("overall    F1 %.3f  precision %.3f  recall %.3f  (%d series)", overall.f1, overall.p, overall.r, len(cases))
-	// The peers, on the same series: binary segmentation with the same
-	// settings, and Apache Otava's e-divisive with its defaults.
-	bs := DefaultDetectOptions()
-	bs.Method = MethodBinSeg
-	b, _ := evaluate(t, cases, bs)
-	e, _ := evaluate(t, cases, DetectOptions{Method: MethodEDivisive})
-	t.Logf("peers      binseg F1 %.3f, e-divisive (Otava defaults) F1 %.3f", b.f1, e.f1)
+	// The peers, on the same series, with -tune (they double the test's
+	// time): binary segmentation with the same settings, and Apache
+	// Otava's e-divisive with its defaults.
+	if *tune {
+		bs := DefaultDetectOptions()
+		bs.Method = MethodBinSeg
+		b, _ := evaluate(t, cases, bs)
+		e, _ := evaluate(t, cases, DetectOptions{Method: MethodEDivisive})
+		t.Logf("peers      binseg F1 %.3f, e-divisive (Otava defaults) F1 %.3f", b.f1, e.f1)
+	}
 	// Series from another seed were never seen while tuning.
 	var held []synthCase
 	for _, c := range synth.Generate(synthSeed+1, synthPerCat) {
@@ -155,7 +161,7 @@ func TestAccuracy(t *testing.T) {
 	}
 }
 
-var tune = flag.Bool("tune", false, "grid-search detector parameters on testdata/synth and print the best")
+var tune = flag.Bool("tune", false, "grid-search detector parameters on testdata/synth (TestTune) and score the peers (TestAccuracy)")
 
 // TestTune is how DefaultDetectOptions was chosen:
 //

@@ -99,7 +99,11 @@ type RetryConfig struct {
 }
 
 // HedgeConfig sends a second attempt of an idempotent request that has not
-// answered after the host's observed latency quantile.
+// answered after the host's observed latency quantile. The quantile is
+// taken over the attempts that completed: a cancelled loser is known only
+// to have exceeded the delay, and counting it at the time it ran would pile
+// losers just above the delay and push it up whenever more than 1-Quantile
+// of the attempts are hedged.
 type HedgeConfig struct {
 	Disabled bool `yaml:"disabled" json:"disabled"`
 	// Delay is a fixed hedging delay; zero uses the host's observed Quantile

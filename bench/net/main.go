@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,13 +52,15 @@ type clientRun struct {
 	Hedges      uint64  `json:"hedges,omitempty"`
 	Retries     uint64  `json:"retries,omitempty"`
 	Throttled   uint64  `json:"throttled,omitempty"`
+	Rejected    uint64  `json:"breaker_rejected,omitempty"`
 	MinTokens   float64 `json:"budget_tokens_left,omitempty"`
 	HedgeMs     float64 `json:"hedge_delay_ms,omitempty"` // at the end of the run
 	Seconds     float64 `json:"seconds"`
 }
 
 type overhead struct {
-	PlainNs, StackNs         float64
+	PlainNs, StackNs         float64 // wall time
+	PlainCPUNs, StackCPUNs   float64 // process CPU time, GC included
 	PlainB, StackB           int64
 	PlainAllocs, StackAllocs int64
 	DeltaNs                  float64
@@ -67,6 +70,7 @@ type report struct {
 	Tail        [2]clientRun `json:"tail"`
 	TailRatio   float64      `json:"p99_ratio_plain_over_netopt"`
 	Failures    [2]clientRun `json:"failures"`
+	Outage      [3]clientRun `json:"outage"`
 	Overhead    overhead     `json:"overhead"`
 	Concurrency int          `json:"max_in_flight"`
 	Rate        int          `json:"rate"`
@@ -95,6 +99,13 @@ func main() {
 	nf := max(*n/2, 100)
 	r.Failures[0] = measure("plain", fail, nf, *c*4, *rate, nil)
 	r.Failures[1] = measure("netopt", fail, nf, *c*4, *rate, &netopt.Config{})
+	fmt.Fprintln(os.Stderr, "netbench: outage scenario")
+	down := faults.Config{UnavailableRatio: 1, RetryAfter: "0", Seed: 3}
+	no := max(*n/4, 100)
+	r.Outage[0] = measureWarm("plain", down, no, *c, *rate, 0, nil)
+	r.Outage[1] = measureWarm("netopt", down, no, *c, *rate, 0, &netopt.Config{})
+	nb := netopt.Config{Breaker: netopt.BreakerConfig{Disabled: true}}
+	r.Outage[2] = measureWarm("netopt-no-breaker", down, no, *c, *rate, 0, &nb)
 	fmt.Fprintln(os.Stderr, "netbench: overhead benchmarks")
 	r.Overhead = measureOverhead()
 	if *asJSON {
@@ -110,6 +121,12 @@ func main() {
 // either a plain client (same pool size) or the netopt stack. A warm-up of
 // 200 requests, not measured, fills the pool and the host's latency window.
 func measure(name string, fc faults.Config, n, c, rate int, cfg *netopt.Config) clientRun {
+	return measureWarm(name, fc, n, c, rate, 200, cfg)
+}
+
+// measureWarm is measure with warm requests first (0: none, for a
+// scenario whose start is the point).
+func measureWarm(name string, fc faults.Config, n, c, rate, warm int, cfg *netopt.Config) clientRun {
 	h := faults.New(fc, nil)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -168,10 +185,12 @@ func measure(name string, fc faults.Config, n, c, rate int, cfg *netopt.Config) 
 		wg.Wait()
 		return int(good.Load())
 	}
-	run(200, metrics.NewHistogram())
+	if warm > 0 {
+		run(warm, metrics.NewHistogram())
+	}
 	before := h.Counts().Requests
 	var m0 netopt.HostMetrics
-	if tr != nil {
+	if tr != nil && warm > 0 {
 		m0 = tr.Metrics(context.Background()).Hosts[0]
 	}
 	hist := metrics.NewHistogram()
@@ -186,6 +205,7 @@ func measure(name string, fc faults.Config, n, c, rate int, cfg *netopt.Config) 
 	if tr != nil {
 		m := tr.Metrics(context.Background()).Hosts[0]
 		out.Hedges, out.Retries, out.Throttled = m.Hedges-m0.Hedges, m.Retries-m0.Retries, m.Throttled-m0.Throttled
+		out.Rejected = m.Rejected - m0.Rejected
 		out.MinTokens = m.BudgetTokens
 		out.HedgeMs = ms(m.HedgeDelay)
 	}
@@ -203,10 +223,12 @@ func (memRT) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func measureOverhead() overhead {
-	bench := func(c *http.Client) testing.BenchmarkResult {
-		return testing.Benchmark(func(b *testing.B) {
+	bench := func(c *http.Client) (testing.BenchmarkResult, float64) {
+		var cpuNs float64
+		r := testing.Benchmark(func(b *testing.B) {
 			b.ReportAllocs()
 			req, _ := http.NewRequest(http.MethodGet, "http://upstream.test/item", nil)
+			cpu := processCPU()
 			for b.Loop() {
 				resp, err := c.Do(req)
 				if err != nil {
@@ -214,27 +236,41 @@ func measureOverhead() overhead {
 				}
 				resp.Body.Close()
 			}
+			cpuNs = float64(processCPU()-cpu) / float64(b.N)
 		})
+		return r, cpuNs
 	}
 	tr, err := netopt.NewTransport(memRT{}, netopt.Config{})
 	if err != nil {
 		panic(err)
 	}
-	p := bench(&http.Client{Transport: memRT{}})
-	s := bench(tr.Client())
+	p, pc := bench(&http.Client{Transport: memRT{}})
+	s, sc := bench(tr.Client())
 	return overhead{
 		PlainNs: float64(p.NsPerOp()), StackNs: float64(s.NsPerOp()),
+		PlainCPUNs: pc, StackCPUNs: sc,
 		PlainB: p.AllocedBytesPerOp(), StackB: s.AllocedBytesPerOp(),
 		PlainAllocs: p.AllocsPerOp(), StackAllocs: s.AllocsPerOp(),
 		DeltaNs: float64(s.NsPerOp() - p.NsPerOp()),
 	}
 }
 
+// processCPU is the process's user and system CPU time. On a machine
+// shared with other work, wall time per operation mostly measures the
+// others; CPU time measures the client.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func printReport(r report) {
 	var b strings.Builder
 	row := func(cr clientRun) {
-		fmt.Fprintf(&b, "  %-7s n=%d ok=%.4f p50=%.2fms p90=%.2fms p95=%.2fms p99=%.2fms max=%.1fms server_requests=%d extra=%.2f%% hedges=%d (delay %.2fms) retries=%d throttled=%d tokens_left=%.1f (%.1fs)\n",
-			cr.Client, cr.Requests, cr.SuccessRate, cr.P50Ms, cr.P90Ms, cr.P95Ms, cr.P99Ms, cr.MaxMs, cr.ServerSeen, 100*cr.ExtraRatio, cr.Hedges, cr.HedgeMs, cr.Retries, cr.Throttled, cr.MinTokens, cr.Seconds)
+		fmt.Fprintf(&b, "  %-7s n=%d ok=%.4f p50=%.2fms p90=%.2fms p95=%.2fms p99=%.2fms max=%.1fms server_requests=%d extra=%.2f%% hedges=%d (delay %.2fms) retries=%d throttled=%d rejected=%d tokens_left=%.1f (%.1fs)\n",
+			cr.Client, cr.Requests, cr.SuccessRate, cr.P50Ms, cr.P90Ms, cr.P95Ms, cr.P99Ms, cr.MaxMs, cr.ServerSeen, 100*cr.ExtraRatio, cr.Hedges, cr.HedgeMs, cr.Retries, cr.Throttled, cr.Rejected, cr.MinTokens, cr.Seconds)
 	}
 	fmt.Fprintf(&b, "tail (5%% of responses 200ms late), %d req/s, at most %d in flight:\n", r.Rate, r.Concurrency)
 	row(r.Tail[0])
@@ -243,8 +279,12 @@ func printReport(r report) {
 	fmt.Fprintf(&b, "failures (10%% resets, 10%% 503 Retry-After: 1), %d req/s, at most %d in flight:\n", r.Rate, 4*r.Concurrency)
 	row(r.Failures[0])
 	row(r.Failures[1])
+	fmt.Fprintf(&b, "outage (every answer 503, Retry-After: 0), %d req/s, from the first request:\n", r.Rate)
+	row(r.Outage[0])
+	row(r.Outage[1])
+	row(r.Outage[2])
 	o := r.Overhead
-	fmt.Fprintf(&b, "overhead over an in-memory RoundTripper:\n  plain  %.0f ns/op %d B/op %d allocs/op\n  netopt %.0f ns/op %d B/op %d allocs/op\n  stack cost %.0f ns/request\n",
-		o.PlainNs, o.PlainB, o.PlainAllocs, o.StackNs, o.StackB, o.StackAllocs, o.DeltaNs)
+	fmt.Fprintf(&b, "overhead over an in-memory RoundTripper:\n  plain  %.0f ns/op (cpu %.0f ns/op) %d B/op %d allocs/op\n  netopt %.0f ns/op (cpu %.0f ns/op) %d B/op %d allocs/op\n  stack cost %.0f ns/request wall, %.0f ns/request cpu\n",
+		o.PlainNs, o.PlainCPUNs, o.PlainB, o.PlainAllocs, o.StackNs, o.StackCPUNs, o.StackB, o.StackAllocs, o.DeltaNs, o.StackCPUNs-o.PlainCPUNs)
 	fmt.Print(b.String())
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -265,12 +266,59 @@ func LoadConfig(path string) (Config, error) {
 // UnmarshalYAMLBytes decodes YAML over c, leaving keys the document does not
 // mention as they were. On error c is unchanged.
 func (c *Config) UnmarshalYAMLBytes(data []byte) error {
+	// A Duration's own error cannot know its key, so durations are checked
+	// first on a generic decoding, where the path is known.
+	var generic any
+	if err := yaml.Unmarshal(data, &generic); err == nil {
+		var p problems
+		checkDurations(&p, reflect.TypeOf(*c), generic, "")
+		if err := p.err(); err != nil {
+			return err
+		}
+	}
 	next := *c
 	if err := yaml.UnmarshalWithOptions(data, &next, yaml.Strict()); err != nil {
-		return fmt.Errorf("%w: %s", ErrInvalidConfig, yaml.FormatError(err, false, true))
+		// One line: "[line:column] what is wrong".
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, yaml.FormatError(err, false, false))
 	}
 	*c = next
 	return nil
+}
+
+var durationType = reflect.TypeOf(Duration(0))
+
+// checkDurations walks a generic YAML value alongside the struct type it
+// will decode into and reports each Duration field that does not parse,
+// by its dotted YAML path.
+func checkDurations(p *problems, t reflect.Type, v any, path string) {
+	if t == durationType {
+		if v == nil {
+			return
+		}
+		var d Duration
+		if err := d.parse(fmt.Sprint(v)); err != nil {
+			p.add(path, v, "%v", err)
+		}
+		return
+	}
+	m, ok := v.(map[string]any)
+	if !ok || t.Kind() != reflect.Struct {
+		return
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		if sub, ok := m[name]; ok {
+			field := name
+			if path != "" {
+				field = path + "." + name
+			}
+			checkDurations(p, f.Type, sub, field)
+		}
+	}
 }
 
 // EnvLookup is os.LookupEnv's shape, so tests can pass a map.
@@ -401,4 +449,18 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // UnmarshalYAML reads "30s" or a number of milliseconds.
 func (d *Duration) UnmarshalYAML(b []byte) error {
 	return d.parse(strings.Trim(strings.TrimSpace(string(b)), `"'`))
+}
+
+// redacted returns c without secrets, for showing to people: the token,
+// passwords in DSNs and URLs, and webhook paths (Slack keeps its token
+// there).
+func (c Config) redacted() Config {
+	c.Server.Token = ""
+	c.Database.DSN = redactDSN(c.Database.DSN)
+	c.Store.DSN = redactDSN(c.Store.DSN)
+	c.Alerts.EmailEndpoint = redactDSN(c.Alerts.EmailEndpoint)
+	if u, err := url.Parse(c.Alerts.WebhookURL); err == nil && u.Host != "" {
+		c.Alerts.WebhookURL = u.Scheme + "://" + u.Host + "/..."
+	}
+	return c
 }

@@ -182,7 +182,7 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{"unknown key", "thresholds:\n  cpuu: {warning: 1}\n", "cpuu"},
 		{"bad duration", "monitoringInterval: soon\n", "duration"},
-		{"wrong type", "enabled: [1]\n", "enabled"},
+		{"wrong type", "enabled: [1]\n", "Config.Enabled"},
 		{"invalid value", "thresholds:\n  cpu: {warning: 95, critical: 90}\n", "thresholds.cpu.warning=95"},
 	}
 	for _, tc := range tests {

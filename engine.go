@@ -443,7 +443,7 @@ func (e *Engine) DebugInfo() DebugInfo {
 	e.mu.RLock()
 	cfg, started, cycles := e.cfg, e.started, e.cycles
 	e.mu.RUnlock()
-	cfg.Server.Token = ""
+	cfg = cfg.redacted()
 	now := e.now()
 	return DebugInfo{
 		Config:  cfg,

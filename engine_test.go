@@ -648,3 +648,28 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+func TestDebugInfoHidesSecretsAndSummaryListsAreEmptyNotNull(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Server.Token = "s3cret-token"
+	cfg.Alerts.WebhookURL = "https://hooks.example.com/services/T000/B000/XXXXSECRET"
+	cfg.Alerts.EmailEndpoint = "smtp://ops:mailpass@127.0.0.1:25/?to=ops@example.com"
+	cfg.Store.DSN = "postgres://perf:dbpass@127.0.0.1/perf"
+	e, clk := newTestEngine(t, cfg)
+	e.step(clk)
+	b, err := json.Marshal(e.DebugInfo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"s3cret-token", "XXXXSECRET", "mailpass", "dbpass"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("DebugInfo shows %q", secret)
+		}
+	}
+	s, _ := json.Marshal(e.Summary())
+	for _, k := range []string{`"violations":[]`, `"optimizations":[]`, `"recommendations":[]`, `"findings":[]`} {
+		if !strings.Contains(string(s), k) {
+			t.Errorf("summary JSON lacks %s: %s", k, s)
+		}
+	}
+}

@@ -100,13 +100,27 @@ func (e *Engine) publish(now time.Time) {
 		return severityRank(findings[i].Severity) > severityRank(findings[j].Severity)
 	})
 
+	// Empty lists are [] in JSON, not null: clients iterate them.
+	violations := e.eval.currentViolations()
+	if violations == nil {
+		violations = []Violation{}
+	}
+	if optimizations == nil {
+		optimizations = []Action{}
+	}
+	if recs == nil {
+		recs = []Recommendation{}
+	}
+	if findings == nil {
+		findings = []Finding{}
+	}
 	e.summary.p.Store(&published{
 		Summary: Summary{
 			Status:          e.eval.status(),
 			Time:            now,
 			Version:         cfg.Version,
 			Metrics:         latest,
-			Violations:      e.eval.currentViolations(),
+			Violations:      violations,
 			Optimizations:   optimizations,
 			Recommendations: recs,
 			Findings:        findings,

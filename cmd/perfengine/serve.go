@@ -70,11 +70,11 @@ func serve(cmd *cobra.Command, cfg perfengine.Config, asJSON bool) error {
 	log := newLogger(cmd, asJSON)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mods, err := daemonModules(cfg)
-	if err != nil {
-		return err
-	}
-	eng, err := perfengine.New(cfg, perfengine.WithLogger(log), perfengine.WithRegisterer(reg), perfengine.WithModules(mods...))
+	// New builds what the configuration names: the database of
+	// database.dsn, the regression detector, and the memory module (which
+	// here watches the daemon itself). The API and network optimizers live
+	// in the service's own process.
+	eng, err := perfengine.New(cfg, perfengine.WithLogger(log), perfengine.WithRegisterer(reg))
 	if err != nil {
 		return err
 	}
@@ -123,28 +123,4 @@ func serve(cmd *cobra.Command, cfg perfengine.Config, asJSON bool) error {
 		runErr = errors.Join(runErr, fmt.Errorf("stop engine: %w", err))
 	}
 	return runErr
-}
-
-// daemonModules builds what the daemon watches besides its own runtime: the
-// database that database.dsn names, and the regression detector over the
-// figures. The API, memory and browser optimizers work inside the service's
-// own process (middleware, its runtime, its pages), so a separate daemon
-// does not run them.
-func daemonModules(cfg perfengine.Config) ([]perfengine.Module, error) {
-	var mods []perfengine.Module
-	if cfg.Modules.Database && cfg.Database.DSN != "" {
-		m, err := perfengine.NewDatabaseModuleFromConfig(cfg.Database)
-		if err != nil {
-			return nil, err
-		}
-		mods = append(mods, m)
-	}
-	if cfg.Modules.Regression {
-		m, err := perfengine.NewRegressionModule(cfg.Regression)
-		if err != nil {
-			return nil, err
-		}
-		mods = append(mods, m)
-	}
-	return mods, nil
 }

@@ -301,3 +301,33 @@ func TestBatcherCallerLeavesAndPanics(t *testing.T) {
 		}
 	})
 }
+
+func TestHedgesBoundedByBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := rtFunc(func(r *http.Request) (*http.Response, error) {
+			select {
+			case <-time.After(10 * time.Millisecond):
+				return answer(r, 200, "ok", nil), nil
+			case <-r.Context().Done():
+				return nil, r.Context().Err()
+			}
+		})
+		tr, _ := NewTransport(base, Config{
+			Retry: RetryConfig{BudgetTokens: 2, BudgetRatio: 0.001},
+			Hedge: HedgeConfig{Delay: time.Millisecond},
+		})
+		for range 10 {
+			resp, err := tr.Client().Get("http://upstream.test/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		synctest.Wait() // the losers are reaped
+		// 2 tokens: the first hedge leaves 1 (not more than half), the
+		// first success gives back 0.001, which allows one more hedge.
+		if m := tr.Metrics(t.Context()).Hosts[0]; m.Hedges != 2 || m.Attempts != 12 {
+			t.Errorf("hedges %d attempts %d for 10 slow requests with 2 tokens, want 2 and 12", m.Hedges, m.Attempts)
+		}
+	})
+}

@@ -22,8 +22,11 @@
 // Detect finds where a series changes, offline: PELT (exact, default) or
 // binary segmentation under a Gaussian mean-and-variance cost with a
 // BIC-scaled penalty, or E-divisive means as Apache Otava runs it. Spikes
-// are smoothed away before the search, segments have a minimum length, and
-// a merge pass drops change points that are not significant or too small.
+// are smoothed away before the search, segments have a minimum length, a
+// merge pass drops change points that are not significant or too small, and
+// the steps are weighed, by penalised cost, against steps on a linear trend
+// and steps on a seasonal profile, so neither a steady trend nor a season
+// is read as a staircase of changes.
 // Online is a robust CUSUM for live series, O(1) per point. Both tolerate
 // missing values (NaN).
 //

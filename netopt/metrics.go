@@ -21,30 +21,37 @@ type Metrics struct {
 
 // HostMetrics are one host's figures. Counters are totals since the start.
 type HostMetrics struct {
-	Host       string `json:"host"`
-	Requests   uint64 `json:"requests"`   // calls of RoundTrip
-	Attempts   uint64 `json:"attempts"`   // sent to the base, hedges included
-	Retries    uint64 `json:"retries"`    //
-	Hedges     uint64 `json:"hedges"`     // second attempts sent
-	HedgeWins  uint64 `json:"hedge_wins"` // hedges that answered first
-	Failures   uint64 `json:"failures"`   // failed attempts
-	Rejected   uint64 `json:"rejected"`   // refused by the open circuit
-	Throttled  uint64 `json:"throttled"`  // retries refused by the budget
-	Coalesced  uint64 `json:"coalesced"`  // requests answered by another's round trip
-	Decoded    uint64 `json:"decoded"`    // compressed responses decoded
-	Conns      uint64 `json:"conns"`      // connections obtained
-	ReuseRatio float64
+	Host       string  `json:"host"`
+	Requests   uint64  `json:"requests"`    // calls of RoundTrip
+	Attempts   uint64  `json:"attempts"`    // sent to the base, hedges included
+	Retries    uint64  `json:"retries"`     //
+	Hedges     uint64  `json:"hedges"`      // second attempts sent
+	HedgeWins  uint64  `json:"hedge_wins"`  // hedges that answered first
+	Failures   uint64  `json:"failures"`    // failed attempts
+	Rejected   uint64  `json:"rejected"`    // refused by the open circuit
+	Throttled  uint64  `json:"throttled"`   // retries refused by the budget
+	Coalesced  uint64  `json:"coalesced"`   // requests answered by another's round trip
+	Decoded    uint64  `json:"decoded"`     // compressed responses decoded
+	Conns      uint64  `json:"conns"`       // connections obtained
+	ReuseRatio float64 `json:"reuse_ratio"` // connections reused / obtained
 	// Mean connection phases of new connections (zero when none was made
 	// or the phase did not happen, as DNS for an IP address), and the mean
 	// time from sending a request until its response headers (TTFB).
-	DNS, Connect, TLS, TTFB time.Duration
-	P50, P95, P99           time.Duration
-	HedgeDelay              time.Duration
-	InFlight, PeakInFlight  int64
-	Breaker                 BreakerState
-	BreakerOpens            uint64
-	BudgetTokens            float64
-	ErrorRate               float64 // failed attempts / attempts
+	// Durations are nanoseconds in JSON.
+	DNS          time.Duration `json:"dns_ns"`
+	Connect      time.Duration `json:"connect_ns"`
+	TLS          time.Duration `json:"tls_ns"`
+	TTFB         time.Duration `json:"ttfb_ns"`
+	P50          time.Duration `json:"p50_ns"`
+	P95          time.Duration `json:"p95_ns"`
+	P99          time.Duration `json:"p99_ns"`
+	HedgeDelay   time.Duration `json:"hedge_delay_ns"` // 0: not hedging
+	InFlight     int64         `json:"in_flight"`
+	PeakInFlight int64         `json:"peak_in_flight"`
+	Breaker      BreakerState  `json:"breaker"`
+	BreakerOpens uint64        `json:"breaker_opens"`
+	BudgetTokens float64       `json:"budget_tokens"`
+	ErrorRate    float64       `json:"error_rate"` // failed attempts / attempts
 }
 
 // Metrics returns every host's figures, sorted by host.

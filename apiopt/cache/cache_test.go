@@ -640,3 +640,33 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestInvalidateParent(t *testing.T) {
+	tests := []struct {
+		parent bool
+		want   map[string]bool // path -> still a hit after PUT /items/7
+	}{
+		{true, map[string]bool{"/items/7": false, "/items?page=2": false, "/items/8": true, "/other": true}},
+		{false, map[string]bool{"/items/7": false, "/items?page=2": true, "/items/8": true, "/other": true}},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint("parent=", tc.parent), func(t *testing.T) {
+			c := newCache(t, newClock(), Config{InvalidateParent: tc.parent})
+			o := &origin{header: http.Header{"Cache-Control": {"max-age=60"}}}
+			mux := http.NewServeMux()
+			mux.Handle("GET /", o)
+			mux.HandleFunc("PUT /items/{id}", func(w http.ResponseWriter, r *http.Request) {})
+			h := c.Middleware(mux)
+			for p := range tc.want {
+				do(h, "GET", p)
+			}
+			do(h, "PUT", "/items/7")
+			for p, hit := range tc.want {
+				got := do(h, "GET", p).Header().Get("Cache-Status") == "perfengine; hit"
+				if got != hit {
+					t.Errorf("GET %s after PUT /items/7: hit=%v, want %v", p, got, hit)
+				}
+			}
+		})
+	}
+}

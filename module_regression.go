@@ -2,6 +2,7 @@ package perfengine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/perfengine/perfengine/metrics"
 	"github.com/perfengine/perfengine/regress"
+	"github.com/perfengine/perfengine/store"
 )
 
 // Regression module names.
@@ -45,6 +47,8 @@ type RegressionModule struct {
 	now func() time.Time
 
 	mu       sync.Mutex
+	windows  map[string][]float64     // recent finite values by key series
+	version  string                   // running version, from the snapshots
 	active   map[string]regress.Alarm // key series regressed, by key
 	streak   int                      // consecutive intervals with a regression
 	findings []Finding
@@ -105,7 +109,7 @@ func NewRegressionModule(c RegressionConfig, opts ...RegressionOption) (*Regress
 		Actuator: act, DryRun: c.DryRun, Cooldown: c.RollbackCooldown.D(),
 		Consecutive: c.ConsecutiveFailures, Clock: o.now,
 	})
-	return &RegressionModule{det: det, rb: rb, now: o.now, active: map[string]regress.Alarm{}}, nil
+	return &RegressionModule{det: det, rb: rb, now: o.now, active: map[string]regress.Alarm{}, windows: map[string][]float64{}}, nil
 }
 
 // Detector returns the wrapped detector, for baselines and comparisons.
@@ -180,9 +184,18 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 	c := snap.Config.Regression
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.version = versionOf(snap.Config)
 	for _, k := range keys {
 		name, _, _ := strings.Cut(k, "{")
-		a, ok := m.det.Observe(k, measured(name, snap.Latest[k]))
+		v := measured(name, snap.Latest[k])
+		if !math.IsNaN(v) {
+			w := append(m.windows[k], v)
+			if len(w) > baselineWindow {
+				w = w[len(w)-baselineWindow:]
+			}
+			m.windows[k] = w
+		}
+		a, ok := m.det.Observe(k, v)
 		if !ok || tooSmall(name, a) {
 			continue
 		}
@@ -264,6 +277,47 @@ func (m *RegressionModule) Apply(ctx context.Context, a Action) (Result, error) 
 		return res, err
 	}
 	return res, nil
+}
+
+// baselineWindow is how many recent intervals of each key series a
+// baseline keeps: an hour at the default 30 s interval.
+const baselineWindow = 120
+
+// Recent returns the running version and the recent values of every key
+// series, as a baseline of that version would hold them.
+func (m *RegressionModule) Recent() (version string, data map[string][]float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data = make(map[string][]float64, len(m.windows))
+	for k, w := range m.windows {
+		data[k] = slices.Clone(w)
+	}
+	return m.version, data
+}
+
+// SaveBaseline stores the recent values of every key series as the
+// baseline of the running version (Config.Version or PERFENGINE_VERSION).
+func (m *RegressionModule) SaveBaseline(ctx context.Context, st store.Store) (string, error) {
+	version, data := m.Recent()
+	if version == "" {
+		return "", errors.New("regression: no snapshot seen yet, so no running version")
+	}
+	d, err := regress.NewDetector(regress.Options{Store: st, Clock: m.now})
+	if err != nil {
+		return "", err
+	}
+	return version, d.CreateBaseline(ctx, version, data)
+}
+
+// JudgeAgainst compares the recent values of every key series with the
+// stored baseline of version: the release verdict, with scores per class.
+func (m *RegressionModule) JudgeAgainst(ctx context.Context, st store.Store, version string) (regress.Judgement, error) {
+	_, data := m.Recent()
+	d, err := regress.NewDetector(regress.Options{Store: st, Clock: m.now})
+	if err != nil {
+		return regress.Judgement{}, err
+	}
+	return d.CompareToBaseline(ctx, version, data)
 }
 
 // Findings returns the regressions found, newest last.

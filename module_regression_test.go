@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/regress"
 	"github.com/perfengine/perfengine/store"
 )
 
@@ -75,6 +76,27 @@ func TestRegressionModuleInEngine(t *testing.T) {
 			if tc.auto {
 				if recs := reg.Rollbacker().Records(); len(recs) != 1 || !recs[0].DryRun || !recs[0].Automatic {
 					t.Errorf("rollback records %+v, want one automatic dry run", recs)
+				}
+			}
+			// Steady values saved as the baseline of v1; values after the
+			// step, judged against it, fail.
+			if tc.auto {
+				cfgV1 := cfg
+				cfgV1.Version = "v1"
+				base, _ := NewRegressionModule(cfg.Regression)
+				for i := range 30 {
+					base.Recommend(context.Background(), Snapshot{Latest: map[string]float64{metrics.ResponseTimeMs: 100 + float64(i%3)}, Config: cfgV1}) //nolint:errcheck
+				}
+				if v, err := base.SaveBaseline(context.Background(), e.Store()); err != nil || v != "v1" {
+					t.Fatalf("SaveBaseline = %q, %v", v, err)
+				}
+				cand, _ := NewRegressionModule(cfg.Regression)
+				for i := range 30 {
+					cand.Recommend(context.Background(), Snapshot{Latest: map[string]float64{metrics.ResponseTimeMs: 400 + float64(i%3)}, Config: cfg}) //nolint:errcheck
+				}
+				j, err := cand.JudgeAgainst(context.Background(), e.Store(), "v1")
+				if err != nil || j.Verdict != regress.Fail {
+					t.Errorf("JudgeAgainst(v1) = %s %.0f %v, %v; want fail", j.Verdict, j.Score, j.Reasons, err)
 				}
 			}
 			stored, err := e.Store().ListActions(context.Background(), store.ActionFilter{Module: "regression"})

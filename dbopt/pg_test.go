@@ -342,3 +342,29 @@ func TestReadOnlyPostgres(t *testing.T) {
 	}
 	mustExec(t, pool, `SET default_transaction_read_only = off; ALTER DATABASE "`+db+`" RESET default_transaction_read_only`)
 }
+
+// TestIndexSuggestionsFromStatStatements: the workload comes from
+// pg_stat_statements, normalized to $n, and is explained as generic plans.
+func TestIndexSuggestionsFromStatStatements(t *testing.T) {
+	dsn, pool := newPG(t)
+	mustExec(t, pool, ordersSchema)
+	mustExec(t, pool, `SELECT pg_stat_statements_reset()`)
+	ctx := context.Background()
+	for i := range 30 {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM orders WHERE customer_id = $1`, i).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := newOpt(t, dsn)
+	adv, err := o.IndexSuggestions(ctx)
+	if err != nil {
+		t.Fatalf("IndexSuggestions: %v", err)
+	}
+	for _, s := range adv.Suggestions {
+		if s.Table == "orders" && s.Columns[0] == "customer_id" && strings.Contains(s.Queries[0], "customer_id = $1") {
+			return
+		}
+	}
+	t.Fatalf("IndexSuggestions = %+v, want orders(customer_id) for the normalized query", adv)
+}

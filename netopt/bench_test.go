@@ -67,10 +67,11 @@ func BenchmarkLoopback(b *testing.B) {
 	pool := NewPooledTransport(PoolConfig{})
 	defer pool.CloseIdleConnections()
 	stack, _ := NewTransport(pool, Config{})
+	noHedge, _ := NewTransport(pool, Config{Hedge: HedgeConfig{Disabled: true}})
 	for _, c := range []struct {
 		name string
 		c    *http.Client
-	}{{"plain", &http.Client{Transport: pool}}, {"netopt", stack.Client()}} {
+	}{{"plain", &http.Client{Transport: pool}}, {"netopt", stack.Client()}, {"netopt-no-hedge", noHedge.Client()}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {

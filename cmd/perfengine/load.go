@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -281,6 +283,9 @@ A failed --threshold exits with status 99.`,
 			if res.Aborted {
 				return errors.New("interrupted: the report above is partial")
 			}
+			if res.OK == 0 {
+				return fmt.Errorf("no request succeeded (%s)", failureSummary(res))
+			}
 			if len(ths) > 0 {
 				results, ok := loadtest.CheckAll(res, ths)
 				var failed []string
@@ -440,4 +445,36 @@ func parseRatio(s string) (float64, error) {
 		return 0, fmt.Errorf("%q must be between 0%% and 100%%", s)
 	}
 	return v, nil
+}
+
+// failureSummary lists error kinds and failing status codes, most frequent
+// first, for the one-line reason of a run where nothing succeeded.
+func failureSummary(res *loadtest.Result) string {
+	type count struct {
+		what string
+		n    int64
+	}
+	var cs []count
+	for k, n := range res.Errors {
+		cs = append(cs, count{k, n})
+	}
+	for code, n := range res.StatusCodes {
+		if code >= 400 {
+			cs = append(cs, count{fmt.Sprintf("status %d", code), n})
+		}
+	}
+	if len(cs) == 0 {
+		return "no request completed"
+	}
+	slices.SortFunc(cs, func(a, b count) int {
+		if a.n != b.n {
+			return cmp.Compare(b.n, a.n)
+		}
+		return strings.Compare(a.what, b.what)
+	})
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = fmt.Sprintf("%s: %d", c.what, c.n)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -135,6 +135,10 @@ func (s *StressPlan) Validate() error {
 	}
 	if s.StepDuration <= 0 || s.StepDuration > MaxDuration {
 		errs = append(errs, fmt.Errorf("step duration %v: must be in (0, %v]", s.StepDuration, MaxDuration))
+	} else if s.Step > 0 && s.Max >= s.Start {
+		if n := math.Floor((s.Max-s.Start)/s.Step) + 1; n <= MaxSteps && time.Duration(n)*s.StepDuration > MaxDuration {
+			errs = append(errs, fmt.Errorf("steps: %v steps of %v exceed %v", n, s.StepDuration, MaxDuration))
+		}
 	}
 	if s.SLOP99 < 0 {
 		errs = append(errs, fmt.Errorf("slo p99 %v: must be >= 0", s.SLOP99))

@@ -87,6 +87,7 @@ func TestStressValidate(t *testing.T) {
 		{"zero step", StressPlan{Base: ok, Start: 1, Max: 5, StepDuration: time.Second}, "step 0"},
 		{"too many steps", StressPlan{Base: ok, Start: 1, Max: 1e6, Step: 1, StepDuration: time.Second}, "more than 1000"},
 		{"no duration", StressPlan{Base: ok, Start: 1, Max: 5, Step: 1}, "step duration"},
+		{"too long in all", StressPlan{Base: ok, Start: 1, Max: 100, Step: 1, StepDuration: time.Hour}, "100 steps of 1h0m0s exceed 24h0m0s"},
 		{"bad base", StressPlan{Start: 1, Max: 5, Step: 1, StepDuration: time.Second}, "targets: at least one"},
 		{"closed concurrency bound", StressPlan{Base: ok, Start: 1, Max: 1e6, Step: 1e5, StepDuration: time.Second, Closed: true}, "max 1e+06"},
 	}

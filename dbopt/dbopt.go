@@ -264,8 +264,16 @@ func (o *Optimizer) recordedSlow() []QueryStat {
 	return out
 }
 
-// workload returns the queries to advise on: pg_stat_statements, else the
-// recorder.
+// Workload returns the queries the advisor uses by default: the top
+// statements of pg_stat_statements by total time, else the attached
+// recorder's statements.
+func (o *Optimizer) Workload(ctx context.Context) ([]Query, error) {
+	if err := o.ready(); err != nil {
+		return nil, err
+	}
+	return o.workload(ctx)
+}
+
 func (o *Optimizer) workload(ctx context.Context) ([]Query, error) {
 	if o.dsn.Kind == KindPostgres {
 		qs, err := o.pgWorkload(ctx)

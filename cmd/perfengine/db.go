@@ -154,9 +154,9 @@ validity check, and an EXPLAIN showing the planner uses each.`,
 				return errors.New("SQLite keeps no query statistics: pass --queries FILE")
 			}
 			progressf(cmd, "reading the workload from pg_stat_statements")
-			adv, err = o.IndexSuggestions(cmd.Context())
-			if err == nil && opt.Budget > 0 {
-				progressf(cmd, "note: --budget applies with --queries; pg_stat_statements advice uses the default options")
+			qs, err = o.Workload(cmd.Context())
+			if err == nil {
+				adv, err = o.Advise(cmd.Context(), qs, opt)
 			}
 		}
 		if err != nil {

@@ -670,3 +670,21 @@ func TestInvalidateParent(t *testing.T) {
 		})
 	}
 }
+
+func TestAnonymousEntryNotServedToAuthenticated(t *testing.T) {
+	c := newCache(t, newClock(), Config{})
+	o := &origin{header: http.Header{"Cache-Control": {"max-age=60"}}, body: func(r *http.Request) string {
+		if r.Header.Get("Authorization") != "" {
+			return "personal"
+		}
+		return "anonymous"
+	}}
+	h := c.Middleware(o)
+	do(h, "GET", "/a")
+	if got := do(h, "GET", "/a", "Authorization", "Bearer x").Body.String(); got != "personal" {
+		t.Errorf("authenticated request got %q from the anonymous entry", got)
+	}
+	if got := do(h, "GET", "/a").Header().Get("Cache-Status"); got != "perfengine; hit" {
+		t.Errorf("anonymous request after: %q, want a hit", got)
+	}
+}

@@ -42,7 +42,7 @@ func (c *Cache) TryHitAt(w http.ResponseWriter, r *http.Request, now time.Time) 
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return "", false
 	}
-	if len(r.Header["Cache-Control"]) != 0 || len(r.Header["Pragma"]) != 0 || len(r.Header["Range"]) != 0 {
+	if len(r.Header["Cache-Control"]) != 0 || len(r.Header["Pragma"]) != 0 || len(r.Header["Range"]) != 0 || len(r.Header["Authorization"]) != 0 {
 		return "", false
 	}
 	uri := requestURI(r)
@@ -81,6 +81,11 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	now := c.now()
 	if c.cfg.Shared != nil && (n == nil || (e != nil && !e.localUntil.IsZero() && now.After(e.localUntil))) {
 		n, e = c.lookupShared(r, key, uri, now)
+	}
+	if e != nil && !shareable(e, r) {
+		// An authenticated request may get a different answer than the
+		// anonymous one stored; only an explicitly shared one serves it.
+		e = nil
 	}
 	if e != nil {
 		age := e.Age(now)

@@ -9,6 +9,7 @@ package h1
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -79,6 +80,13 @@ func NewRequest(method, rawURL string, header http.Header, body []byte) (*Reques
 	b.WriteString("Host: ")
 	b.WriteString(host)
 	b.WriteString("\r\n")
+	if u.User != nil && header.Get("Authorization") == "" {
+		// As net/http does for credentials in the URL.
+		pass, _ := u.User.Password()
+		b.WriteString("Authorization: Basic ")
+		b.WriteString(base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + pass)))
+		b.WriteString("\r\n")
+	}
 	for k, vs := range header {
 		if strings.EqualFold(k, "Host") || strings.EqualFold(k, "Content-Length") {
 			continue

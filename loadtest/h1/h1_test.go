@@ -123,6 +123,8 @@ func TestNewRequest(t *testing.T) {
 			want: "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}"},
 		{name: "host override", method: "GET", url: "http://127.0.0.1:1/", header: http.Header{"Host": {"api"}},
 			want: "GET / HTTP/1.1\r\nHost: api\r\n\r\n"},
+		{name: "credentials in url", method: "GET", url: "http://u:p@[::1]/x",
+			want: "GET /x HTTP/1.1\r\nHost: [::1]\r\nAuthorization: Basic dTpw\r\n\r\n"},
 		{name: "https refused", method: "GET", url: "https://h/", wantErr: "scheme must be http"},
 		{name: "no host", method: "GET", url: "http:///x", wantErr: "missing host"},
 		{name: "bad method", method: "GE T", url: "http://h/", wantErr: "not a valid token"},

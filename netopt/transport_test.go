@@ -576,3 +576,54 @@ func TestDialPhasesTimed(t *testing.T) {
 		t.Errorf("hosts %+v, want one with DNS and connect timed", m)
 	}
 }
+
+// Eight requests at a time against a pool keeping one idle connection:
+// most requests open a connection, and the stack proposes keeping eight.
+func TestRecommendResizePool(t *testing.T) {
+	const conc = 8
+	var mu sync.Mutex
+	arrived := 0
+	gate := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		arrived++
+		g := gate
+		if arrived == conc { // the round is complete: let it through
+			arrived = 0
+			gate = make(chan struct{})
+			close(g)
+		}
+		mu.Unlock()
+		<-g
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	cfg := testConfig()
+	cfg.Pool = PoolConfig{MaxIdleConnections: 1}
+	tr := newTransport(t, cfg)
+	for range 15 {
+		var wg sync.WaitGroup
+		for range conc {
+			wg.Go(func() {
+				resp, err := tr.Client().Get(srv.URL)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			})
+		}
+		wg.Wait()
+	}
+	var got *Recommendation
+	for _, r := range tr.Recommendations(t.Context()) {
+		if r.Kind == KindResizePool {
+			got = &r
+		}
+	}
+	if got == nil || got.Idle != conc || !got.Actionable {
+		m := tr.Metrics(t.Context()).Hosts[0]
+		t.Fatalf("recommendation %+v (reuse %.2f, peak %d, conns %d), want resize_pool to %d", got, m.ReuseRatio, m.PeakInFlight, m.Conns, conc)
+	}
+}

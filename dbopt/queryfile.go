@@ -61,8 +61,12 @@ func ReadQueries(r io.Reader) (queries []Query, skipped []Skipped, err error) {
 			continue
 		}
 		if _, err := parseShape(st); err != nil {
-			skipped = append(skipped, Skipped{Query: Abbrev(st, 80), Reason: err.Error()})
-			continue
+			// SQLite's ? placeholders are not PostgreSQL syntax; the
+			// statement may still be fine for a SQLite database.
+			if _, err2 := parseShape(toPgParams(st)); err2 != nil || !strings.Contains(st, "?") {
+				skipped = append(skipped, Skipped{Query: Abbrev(st, 80), Reason: err.Error()})
+				continue
+			}
 		}
 		if i, ok := index[st]; ok {
 			queries[i].Calls++

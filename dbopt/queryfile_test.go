@@ -21,6 +21,7 @@ func TestReadQueries(t *testing.T) {
 		{SQL: "SELECT * FROM orders WHERE customer_id = 42", Calls: 2},
 		{SQL: "SELECT $$a;b$$ AS s, id FROM orders WHERE note = 'x;y' -- trailing; comment", Calls: 1},
 		{SQL: "UPDATE orders SET status = 'done' WHERE id = 7", Calls: 1},
+		{SQL: "SELECT * FROM products WHERE name = ? ORDER BY id LIMIT ?", Calls: 1},
 	}
 	if len(qs) != len(want) {
 		t.Fatalf("ReadQueries = %d queries %+v, want %d", len(qs), qs, len(want))

@@ -7,3 +7,5 @@ SELECT $$a;b$$ AS s, id FROM orders WHERE note = 'x;y' -- trailing; comment
 UPDATE orders SET status = 'done' WHERE id = 7;
 SELEC broken FROM;
 CREATE TABLE x (a int);
+-- SQLite placeholders
+SELECT * FROM products WHERE name = ? ORDER BY id LIMIT ?;

@@ -54,14 +54,18 @@ type Optimizer struct {
 	done   chan struct{}
 }
 
+// Baselines are kept small: a heap profile as the compressed bytes the
+// runtime wrote (tens of KB; parsed only to diff, when a leak is
+// suspected), goroutines as counts per group rather than every stack. Kept
+// parsed, eight baselines would themselves show up as heap growth.
 type heapSnap struct {
-	t time.Time
-	p *profile.Profile
+	t   time.Time
+	raw []byte
 }
 
 type gorSnap struct {
-	t  time.Time
-	gs []Goroutine
+	t      time.Time
+	groups map[groupKey]*group
 }
 
 type siteReport struct {
@@ -223,14 +227,9 @@ func (m *Optimizer) profile(ctx context.Context, now time.Time) {
 	} else if p, err := ParseHeapProfile(b); err != nil {
 		notes = append(notes, err.Error())
 	} else {
-		m.heapSnap = keepSnap(m.heapSnap, heapSnap{now, p}, now.Add(-m.o.Window), func(s heapSnap) time.Time { return s.t })
+		m.heapSnap = keepSnap(m.heapSnap, heapSnap{now, bytes.Clone(b)}, now.Add(-m.o.Window), func(s heapSnap) time.Time { return s.t })
 		if heapSus && len(m.heapSnap) > 1 {
-			sites, err := DiffHeap(m.heapSnap[0].p, p, m.o.MaxSites)
-			if err != nil {
-				m.heapDiff = siteReport{note: err.Error()}
-			} else {
-				m.heapDiff = siteReport{sites: sites, note: fmt.Sprintf("heap profiles diffed over %s", now.Sub(m.heapSnap[0].t).Round(time.Second))}
-			}
+			m.heapDiff = m.diffHeap(m.heapSnap[0], p, now)
 		}
 	}
 
@@ -241,9 +240,10 @@ func (m *Optimizer) profile(ctx context.Context, now time.Time) {
 	} else if gs, err := ParseGoroutines(b); err != nil {
 		notes = append(notes, err.Error())
 	} else {
-		m.gorSnap = keepSnap(m.gorSnap, gorSnap{now, gs}, now.Add(-m.o.Window), func(s gorSnap) time.Time { return s.t })
+		groups := groupGoroutines(gs)
+		m.gorSnap = keepSnap(m.gorSnap, gorSnap{now, groups}, now.Add(-m.o.Window), func(s gorSnap) time.Time { return s.t })
 		if gorSus && len(m.gorSnap) > 1 {
-			m.gorDiff = siteReport{sites: DiffGoroutines(m.gorSnap[0].gs, gs, m.o.MaxSites),
+			m.gorDiff = siteReport{sites: diffGroups(m.gorSnap[0].groups, groups, m.o.MaxSites),
 				note: fmt.Sprintf("goroutine dumps diffed over %s", now.Sub(m.gorSnap[0].t).Round(time.Second))}
 		}
 	}
@@ -268,19 +268,38 @@ func (m *Optimizer) profile(ctx context.Context, now time.Time) {
 	}
 }
 
+func (m *Optimizer) diffHeap(base heapSnap, p *profile.Profile, now time.Time) siteReport {
+	bp, err := ParseHeapProfile(base.raw)
+	if err != nil {
+		return siteReport{note: "baseline " + err.Error()}
+	}
+	sites, err := DiffHeap(bp, p, m.o.MaxSites)
+	if err != nil {
+		return siteReport{note: err.Error()}
+	}
+	return siteReport{sites: sites, note: fmt.Sprintf("heap profiles diffed over %s", now.Sub(base.t).Round(time.Second))}
+}
+
 // keepSnap appends s, drops snapshots older than cut (keeping at least
 // one), and past maxSnapshots drops the middle one, so the oldest baseline
 // survives while recent ones stay dense.
 func keepSnap[T any](list []T, s T, cut time.Time, at func(T) time.Time) []T {
 	list = append(list, s)
-	for len(list) > 2 && at(list[0]).Before(cut) {
-		list = list[1:]
+	drop := 0
+	for len(list)-drop > 2 && at(list[drop]).Before(cut) {
+		drop++
 	}
-	if len(list) > maxSnapshots {
-		mid := len(list) / 2
-		list = append(list[:mid:mid], list[mid+1:]...)
+	out := list[drop:]
+	if len(out) > maxSnapshots {
+		mid := len(out) / 2
+		out = append(out[:mid:mid], out[mid+1:]...)
 	}
-	return list
+	if drop > 0 || len(out) < len(list) {
+		// Copy, so the dropped snapshots do not stay reachable through the
+		// old backing array.
+		out = append(make([]T, 0, maxSnapshots+1), out...)
+	}
+	return out
 }
 
 // DetectLeaks returns the leaks confirmed so far, each naming where it

@@ -168,3 +168,24 @@ func TestProfileParseFailureIsReported(t *testing.T) {
 		t.Fatalf("DetectLeaks() = %+v, want a leak whose note reports the bad profiles", leaks)
 	}
 }
+
+func TestKeepSnap(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(v time.Time) time.Time { return v }
+	var list []time.Time
+	for i := range 20 {
+		now := base.Add(time.Duration(i) * time.Minute)
+		list = keepSnap(list, now, now.Add(-10*time.Minute), at)
+		if len(list) > maxSnapshots {
+			t.Fatalf("step %d: %d snapshots, want at most %d", i, len(list), maxSnapshots)
+		}
+		if list[len(list)-1] != now {
+			t.Fatalf("step %d: newest snapshot %v, want %v", i, list[len(list)-1], now)
+		}
+	}
+	// The oldest kept is the oldest inside the window (or the one just
+	// before it, kept as the baseline), never older.
+	if oldest := list[0]; oldest.Before(base.Add(9 * time.Minute)) {
+		t.Errorf("oldest snapshot %v, want within the 10-minute window of %v", oldest, base.Add(19*time.Minute))
+	}
+}

@@ -473,7 +473,10 @@ func groupGoroutines(gs []Goroutine) map[groupKey]*group {
 // DiffGoroutines names the goroutine groups that grew from before to after,
 // largest growth first, at most max.
 func DiffGoroutines(before, after []Goroutine, max int) []Site {
-	b, a := groupGoroutines(before), groupGoroutines(after)
+	return diffGroups(groupGoroutines(before), groupGoroutines(after), max)
+}
+
+func diffGroups(b, a map[groupKey]*group, max int) []Site {
 	var sites []Site
 	for k, g := range a {
 		prev := 0

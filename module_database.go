@@ -22,6 +22,10 @@ const (
 	ActionCheckpoint    = "checkpoint"     // safe: SQLite WAL checkpoint
 )
 
+// minAdviceGap is the least time between two advisor runs brought forward
+// by a growing workload.
+const minAdviceGap = 5 * time.Second
+
 // DatabaseModule adapts a dbopt.Optimizer: it reports the database's
 // figures, turns index suggestions and maintenance needs into actions, and
 // reports slow queries and failed health checks as findings. The advisor
@@ -37,6 +41,7 @@ type DatabaseModule struct {
 	owned    bool // built from the DSN: Stop closes it
 	started  bool
 	lastRun  time.Time
+	lastSize int // statements in the workload at lastRun
 	actions  []Action
 	findings []Finding
 }
@@ -146,8 +151,15 @@ func (m *DatabaseModule) Recommend(ctx context.Context, snap Snapshot) ([]Action
 		return nil, err
 	}
 	now := m.now()
+	// New statements in the workload (a route that was not called yet)
+	// bring the next run forward, at most every minAdviceGap.
+	size := -1
+	if qs, err := o.Workload(ctx); err == nil {
+		size = len(qs)
+	}
 	m.mu.Lock()
-	due := m.lastRun.IsZero() || now.Sub(m.lastRun) >= m.cfg.AdviceInterval.D()
+	since := now.Sub(m.lastRun)
+	due := m.lastRun.IsZero() || since >= m.cfg.AdviceInterval.D() || (size != m.lastSize && since >= minAdviceGap)
 	cached := m.actions
 	m.mu.Unlock()
 	if !due {
@@ -180,7 +192,7 @@ func (m *DatabaseModule) Recommend(ctx context.Context, snap Snapshot) ([]Action
 	// Retry soon while there is no workload to advise on: the service may
 	// not have served a request yet.
 	if adv != nil && adv.Analyzed > 0 {
-		m.lastRun = now
+		m.lastRun, m.lastSize = now, size
 	}
 	m.actions, m.findings = actions, findings
 	m.mu.Unlock()

@@ -27,9 +27,9 @@ func TestHealthSQLite(t *testing.T) {
 	stmts := []string{
 		`CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT, payload TEXT)`,
 		`CREATE INDEX events_kind ON events (kind)`,
-		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000)
-		 INSERT INTO events (kind, payload) SELECT 'k' || (i % 10), hex(randomblob(100)) FROM n`,
-		`DELETE FROM events WHERE id > 2000`,
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000)
+		 INSERT INTO events (kind, payload) SELECT 'k' || (i % 10), hex(randomblob(400)) FROM n`,
+		`DELETE FROM events WHERE id > 1500`,
 	}
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {

@@ -52,7 +52,30 @@ func (o *Optimizer) pgHealth(ctx context.Context) (*Report, error) {
 		}
 		r.Checks = append(r.Checks, c)
 	}
+	if o.appPool != nil {
+		r.Checks = append(r.Checks, o.poolCheck())
+	}
 	return r, nil
+}
+
+// poolCheck reports the application's pool: utilisation now and, from the
+// second call on, a size from Little's law.
+func (o *Optimizer) poolCheck() Check {
+	st := o.appPool.Stat()
+	c := Check{Name: "connection_pool", Status: StatusOK}
+	util := float64(st.AcquiredConns()) / float64(max(st.MaxConns(), 1))
+	c.Summary = fmt.Sprintf("%d of %d connections in use, %d acquires found no idle connection", st.AcquiredConns(), st.MaxConns(), st.EmptyAcquireCount())
+	if adv, ok := o.PoolAdvice(); ok {
+		c.Summary += fmt.Sprintf("; %.1f busy on average at %.1f acquires/s: size %d recommended", adv.InUse, adv.AcquireRate, adv.Recommended)
+		if adv.Recommended > int(adv.MaxConns) {
+			c.Status = StatusWarning
+			c.Items = []CheckItem{{Object: "pool", Detail: adv.Reason, Value: float64(adv.Recommended), Fix: fmt.Sprintf("MaxConns = %d", adv.Recommended)}}
+		}
+	} else if util >= 0.9 {
+		c.Status = StatusWarning
+		c.Items = []CheckItem{{Object: "pool", Detail: c.Summary, Value: util}}
+	}
+	return c
 }
 
 func collect[T any](ctx context.Context, o *Optimizer, sql string, scan func(pgx.CollectableRow) (T, error), args ...any) ([]T, error) {

@@ -2,6 +2,7 @@ package dbopt
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,13 @@ func TestPoolAdvicePostgres(t *testing.T) {
 	// 20 queries of at least 5 ms in one (injected) second: L ≥ 0.1.
 	if adv.AcquireRate != 20 || adv.InUse < 0.1 || adv.Recommended < 2 || adv.MaxConns != 4 {
 		t.Fatalf("PoolAdvice = %+v, want 20 acquires/s, ≥ 0.1 in use", adv)
+	}
+	r, err := o.Health(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := r.Check("connection_pool"); c == nil || !strings.Contains(c.Summary, "of 4 connections in use") {
+		t.Errorf("connection_pool check = %+v", c)
 	}
 	ms, err := o.Metrics(ctx)
 	if err != nil {

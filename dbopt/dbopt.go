@@ -297,12 +297,13 @@ func (o *Optimizer) workload(ctx context.Context) ([]Query, error) {
 	return qs, nil
 }
 
-// ownQuery recognises statements about the catalog: the optimizer's own,
-// recorded when it shares the application's instrumented handle, and
-// nothing an index on user tables could help.
+// ownQuery recognises the optimizer's own statements (marked with a
+// perfengine comment, or about the catalog), recorded when it shares the
+// application's instrumented handle: they are not the application's
+// workload.
 func ownQuery(q string) bool {
 	l := strings.ToLower(q)
-	for _, s := range []string{"sqlite_master", "sqlite_stat1", "sqlite_schema", "pragma", "dbstat", "perfengine_", "explain ", "pg_catalog", "pg_stat", "hypopg", "information_schema"} {
+	for _, s := range []string{"sqlite_master", "sqlite_stat1", "sqlite_schema", "pragma", "dbstat", "perfengine", "explain ", "pg_catalog", "pg_stat", "hypopg", "information_schema"} {
 		if strings.Contains(l, s) {
 			return true
 		}

@@ -264,7 +264,7 @@ func (o *Optimizer) sqliteHasIndex(ctx context.Context, t string) bool {
 
 func (o *Optimizer) sqliteRowCount(ctx context.Context, t string) int64 {
 	var n int64
-	_ = o.db.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(t)).Scan(&n)
+	_ = o.db.QueryRowContext(ctx, `/* perfengine */ SELECT count(*) FROM `+quoteIdent(t)).Scan(&n)
 	return n
 }
 

@@ -415,7 +415,7 @@ func (e *sqliteEvaluator) table(ctx context.Context, name string) (*table, error
 	}
 	if t.Rows == 0 {
 		var n int64
-		if err := e.conn.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(name)).Scan(&n); err != nil {
+		if err := e.conn.QueryRowContext(ctx, `/* perfengine */ SELECT count(*) FROM `+quoteIdent(name)).Scan(&n); err != nil {
 			return nil, err
 		}
 		t.Rows = float64(n)
@@ -424,7 +424,7 @@ func (e *sqliteEvaluator) table(ctx context.Context, name string) (*table, error
 	// on a sample keeps this fast on big tables.
 	for c := range t.Columns {
 		var d float64
-		q := fmt.Sprintf(`SELECT count(DISTINCT %s) FROM (SELECT %s FROM %s LIMIT 10000)`, quoteIdent(c), quoteIdent(c), quoteIdent(name))
+		q := fmt.Sprintf(`/* perfengine */ SELECT count(DISTINCT %s) FROM (SELECT %s FROM %s LIMIT 10000)`, quoteIdent(c), quoteIdent(c), quoteIdent(name))
 		if err := e.conn.QueryRowContext(ctx, q).Scan(&d); err == nil {
 			t.Distinct[c] = d
 		}

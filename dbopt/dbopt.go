@@ -303,6 +303,16 @@ func (o *Optimizer) workload(ctx context.Context) ([]Query, error) {
 // workload.
 func ownQuery(q string) bool {
 	l := strings.ToLower(q)
+	// Schema changes and transaction control are not workload either: the
+	// advisor's trial indexes, and index creation and undo, pass through an
+	// instrumented handle too, and their time would crowd out the queries
+	// that indexes are for.
+	if f := strings.Fields(l); len(f) > 0 {
+		switch f[0] {
+		case "create", "drop", "alter", "begin", "commit", "rollback", "savepoint", "release", "vacuum", "analyze", "reindex":
+			return true
+		}
+	}
 	for _, s := range []string{"sqlite_master", "sqlite_stat1", "sqlite_schema", "pragma", "dbstat", "perfengine", "explain ", "pg_catalog", "pg_stat", "hypopg", "information_schema"} {
 		if strings.Contains(l, s) {
 			return true

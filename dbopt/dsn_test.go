@@ -84,3 +84,24 @@ func FuzzParseDSN(f *testing.F) {
 		_ = d.String()
 	})
 }
+
+func TestOwnQueryKeepsOnlyWorkload(t *testing.T) {
+	tests := []struct {
+		q    string
+		skip bool
+	}{
+		{"SELECT id FROM products WHERE name = ?", false},
+		{"UPDATE products SET price = ? WHERE id = ?", false},
+		{"  create index products_name_idx on products(name)", true},
+		{"DROP INDEX products_name_idx", true},
+		{"BEGIN", true},
+		{"ROLLBACK", true},
+		{"EXPLAIN QUERY PLAN SELECT 1", true},
+		{"SELECT name FROM sqlite_master", true},
+	}
+	for _, tc := range tests {
+		if got := ownQuery(tc.q); got != tc.skip {
+			t.Errorf("ownQuery(%q) = %v, want %v", tc.q, got, tc.skip)
+		}
+	}
+}

@@ -35,10 +35,10 @@ type candidate struct {
 	Where   string // SQL predicate, "" for a full index
 	key     string
 	// evaluation state
-	size     int64
-	bound    float64 // upper bound of its benefit, from its last evaluation
-	dead     bool
-	handle   string // the evaluator's name for it while it exists
+	size   int64
+	bound  float64 // upper bound of its benefit, from its last evaluation
+	dead   bool
+	handle string // the evaluator's name for it while it exists
 }
 
 func (c *candidate) String() string {

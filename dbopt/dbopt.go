@@ -48,10 +48,10 @@ type Optimizer struct {
 	db      *sql.DB       // SQLite
 	ownConn bool          // opened by Initialize, closed by Close
 
-	log    *slog.Logger
-	now    func() time.Time
-	th     Thresholds
-	rec    *querytrace.Recorder
+	log     *slog.Logger
+	now     func() time.Time
+	th      Thresholds
+	rec     *querytrace.Recorder
 	appPool *pgxpool.Pool
 
 	mu          sync.Mutex // guards the fields below

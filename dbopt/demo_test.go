@@ -86,4 +86,3 @@ func TestAdviseSQLiteDemo(t *testing.T) {
 		t.Fatalf("DropIndex: %v", err)
 	}
 }
-

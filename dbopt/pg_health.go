@@ -546,9 +546,9 @@ func checkIndexBloat(ctx context.Context, o *Optimizer, c *Check) error {
 
 // tableMaint is a table's vacuum and analyze state.
 type tableMaint struct {
-	Name                       string
+	Name                        string
 	Live, Dead, ModSinceAnalyze int64
-	LastVacuum, LastAnalyze    *time.Time
+	LastVacuum, LastAnalyze     *time.Time
 }
 
 func (o *Optimizer) tableMaintenance(ctx context.Context) ([]tableMaint, error) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
 )
 
 // Limits of ReadQueries. A workload file larger than MaxQueryFileBytes is

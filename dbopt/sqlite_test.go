@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/perfengine/perfengine/dbopt/querytrace"
 	"modernc.org/sqlite"

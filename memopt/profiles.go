@@ -6,8 +6,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"slices"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 

@@ -342,7 +342,7 @@ func TestSeedGolden(t *testing.T) {
 	}
 	// The database holds what the generator made (product 1 is not updated
 	// by any test).
-	p, err := scanProduct(service(t).DB().QueryRow(`SELECT `+productColumns+` FROM products WHERE id = 1`))
+	p, err := scanProduct(service(t).DB().QueryRow(`SELECT ` + productColumns + ` FROM products WHERE id = 1`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,8 @@ import (
 
 // Load driver defaults.
 const (
-	DefaultLoadRate        = 5  // requests per second
-	DefaultLoadMaxInFlight = 8  // concurrent requests
+	DefaultLoadRate        = 5 // requests per second
+	DefaultLoadMaxInFlight = 8 // concurrent requests
 	maxLoadRate            = 1000
 	loadUsers              = 50 // distinct bearer users for /api/me
 )

@@ -3,6 +3,8 @@ package memopt
 import (
 	"math"
 	"slices"
+
+	"github.com/perfengine/perfengine/metrics"
 )
 
 // Trend is the result of a Mann–Kendall trend test with the Hamed–Rao
@@ -202,56 +204,13 @@ func (sc *scratch) theilSen(ts, ys []float64) float64 {
 		return 0
 	}
 	m := len(slopes) / 2
-	hi := quickselect(slopes, m)
+	hi := metrics.Select(slopes, m)
 	if len(slopes)%2 == 1 {
 		return hi
 	}
 	// After selection every element left of m is ≤ hi; the lower middle is
 	// their maximum.
 	return (slices.Max(slopes[:m]) + hi) / 2
-}
-
-// quickselect partially orders xs so that xs[k] is the k-th smallest and
-// returns it, in expected linear time.
-func quickselect(xs []float64, k int) float64 {
-	lo, hi := 0, len(xs)-1
-	for lo < hi {
-		// Median of three keeps sorted input from going quadratic.
-		mid := lo + (hi-lo)/2
-		if xs[mid] < xs[lo] {
-			xs[mid], xs[lo] = xs[lo], xs[mid]
-		}
-		if xs[hi] < xs[lo] {
-			xs[hi], xs[lo] = xs[lo], xs[hi]
-		}
-		if xs[hi] < xs[mid] {
-			xs[hi], xs[mid] = xs[mid], xs[hi]
-		}
-		pivot := xs[mid]
-		i, j := lo, hi
-		for i <= j {
-			for xs[i] < pivot {
-				i++
-			}
-			for xs[j] > pivot {
-				j--
-			}
-			if i <= j {
-				xs[i], xs[j] = xs[j], xs[i]
-				i++
-				j--
-			}
-		}
-		switch {
-		case k <= j:
-			hi = j
-		case k >= i:
-			lo = i
-		default:
-			return xs[k]
-		}
-	}
-	return xs[k]
 }
 
 func sign(x float64) float64 {

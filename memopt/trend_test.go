@@ -3,6 +3,8 @@ package memopt
 import (
 	"math"
 	"testing"
+
+	"github.com/perfengine/perfengine/metrics"
 )
 
 func TestTrendTest(t *testing.T) {
@@ -77,11 +79,11 @@ func TestQuickselect(t *testing.T) {
 	for _, xs := range [][]float64{{5, 1, 4, 2, 3}, {1, 1, 1, 1}, {3, 2, 1}, {2, 2, 1, 1, 3, 3}} {
 		for k := range xs {
 			c := append([]float64(nil), xs...)
-			got := quickselect(c, k)
+			got := metrics.Select(c, k)
 			want := append([]float64(nil), xs...)
 			sortFloats(want)
 			if got != want[k] {
-				t.Errorf("quickselect(%v, %d) = %v, want %v", xs, k, got, want[k])
+				t.Errorf("metrics.Select(%v, %d) = %v, want %v", xs, k, got, want[k])
 			}
 		}
 	}

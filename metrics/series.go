@@ -222,6 +222,11 @@ func percentiles(vals []float64) (p50, p95, p99 float64) {
 	return p50, p95, p99
 }
 
+// Select reorders xs so that xs[k] holds the value of rank k (0-based),
+// everything before it no larger and everything after no smaller, and
+// returns it: expected linear time, n log n at worst. k must be in range.
+func Select(xs []float64, k int) float64 { return selectKth(xs, 0, len(xs)-1, k) }
+
 // selectKth partially orders a[lo..hi] so a[k] holds the value of rank k,
 // everything before it is no larger and everything after no smaller.
 func selectKth(a []float64, lo, hi, k int) float64 {

@@ -57,44 +57,8 @@ func (o *Optimizer) pgAdvise(ctx context.Context, queries []Query, opt AdviseOpt
 		return t
 	}
 
-	var qs []*wq
-	for _, q := range queries {
-		if len(q.SQL) > MaxQueryBytes {
-			adv.Skipped = append(adv.Skipped, Skipped{Query: Abbrev(q.SQL, 200), Reason: fmt.Sprintf("longer than %d KiB", MaxQueryBytes>>10)})
-			continue
-		}
-		s, err := parseShape(q.SQL)
-		if err != nil {
-			adv.Skipped = append(adv.Skipped, Skipped{Query: Abbrev(q.SQL, 200), Reason: err.Error()})
-			continue
-		}
-		missing = missing[:0]
-		uses := resolve(s, lookup)
-		if len(missing) > 0 {
-			adv.Skipped = append(adv.Skipped, Skipped{Query: Abbrev(q.SQL, 200), Reason: "table does not exist: " + strings.Join(missing, ", ")})
-			continue
-		}
-		w := &wq{Query: q, shape: s, uses: uses}
-		cost, err := ev.cost(ctx, w)
-		if err != nil {
-			adv.Skipped = append(adv.Skipped, Skipped{Query: Abbrev(q.SQL, 200), Reason: err.Error()})
-			continue
-		}
-		if q.Calls <= 0 {
-			w.Calls = 1
-		}
-		w.base, w.cur = cost, cost
-		w.weight = float64(w.Calls)
-		if q.MeanMs > 0 && cost > 0 {
-			// Time spent is what we save: weigh the planner's cost units
-			// by the milliseconds they stood for in this query.
-			w.weight = float64(w.Calls) * q.MeanMs / cost
-		}
-		qs = append(qs, w)
-		if len(uses) == 0 {
-			continue
-		}
-	}
+	qs, skipped := weigh(ctx, queries, parseShape, lookup, &missing, ev.cost)
+	adv.Skipped = append(adv.Skipped, skipped...)
 	adv.Analyzed = len(qs)
 
 	var cands []*candidate

@@ -2,7 +2,9 @@ package dbopt
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strings"
 )
 
 // wq is a workload query during advice.
@@ -27,6 +29,53 @@ type evaluator interface {
 	drop(ctx context.Context, c *candidate) error
 	// costs returns the queries' costs with the picks in place.
 	costs(ctx context.Context, qs []*wq) ([]float64, error)
+}
+
+// weigh parses and costs each query of the workload and weighs it by the
+// time it stands for. A query that is too long, does not parse, names a
+// table that does not exist or cannot be costed is skipped with its reason.
+// lookup resolves tables and appends the names it cannot find to *missing.
+func weigh(ctx context.Context, queries []Query, parse func(string) (*shape, error),
+	lookup func(tableRef) *table, missing *[]string,
+	cost func(context.Context, *wq) (float64, error)) (qs []*wq, skipped []Skipped) {
+	skip := func(q Query, reason string) {
+		skipped = append(skipped, Skipped{Query: Abbrev(q.SQL, 200), Reason: reason})
+	}
+	for _, q := range queries {
+		if len(q.SQL) > MaxQueryBytes {
+			skip(q, fmt.Sprintf("longer than %d KiB", MaxQueryBytes>>10))
+			continue
+		}
+		s, err := parse(q.SQL)
+		if err != nil {
+			skip(q, err.Error())
+			continue
+		}
+		*missing = (*missing)[:0]
+		uses := resolve(s, lookup)
+		if len(*missing) > 0 {
+			skip(q, "table does not exist: "+strings.Join(*missing, ", "))
+			continue
+		}
+		w := &wq{Query: q, shape: s, uses: uses}
+		c, err := cost(ctx, w)
+		if err != nil {
+			skip(q, err.Error())
+			continue
+		}
+		if w.Calls <= 0 {
+			w.Calls = 1
+		}
+		w.base, w.cur = c, c
+		w.weight = float64(w.Calls)
+		if q.MeanMs > 0 && c > 0 {
+			// Time spent is what we save: weigh the planner's cost units
+			// by the milliseconds they stood for in this query.
+			w.weight = float64(w.Calls) * q.MeanMs / c
+		}
+		qs = append(qs, w)
+	}
+	return qs, skipped
 }
 
 // pick is a chosen index with what it saves.

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -103,20 +102,11 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM perfengine.schema_migrations").Scan(&have); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if want := latest(postgresMigrations); have > want {
-		return fmt.Errorf("migrate: store schema version %d is newer than this program's %d", have, want)
-	}
-	for _, m := range postgresMigrations {
-		if m.version <= have {
-			continue
-		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("migrate to version %d: %w", m.version, err)
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO perfengine.schema_migrations (version, applied_at) VALUES ($1, $2)",
-			m.version, time.Now().UnixNano()); err != nil {
-			return fmt.Errorf("migrate to version %d: %w", m.version, err)
-		}
+	err = applyPending(have, postgresMigrations,
+		"INSERT INTO perfengine.schema_migrations (version, applied_at) VALUES ($1, $2)",
+		func(sql string, args ...any) error { _, err := tx.Exec(ctx, sql, args...); return err })
+	if err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("migrate: commit: %w", err)

@@ -115,3 +115,25 @@ type migration struct {
 }
 
 func latest(ms []migration) int { return ms[len(ms)-1].version }
+
+// applyPending runs the steps after version have through exec, each with
+// its record in schema_migrations (record is that INSERT in the backend's
+// dialect), inside the caller's transaction. A store whose schema is newer
+// than this program's is refused rather than written to.
+func applyPending(have int, steps []migration, record string, exec func(sql string, args ...any) error) error {
+	if want := latest(steps); have > want {
+		return fmt.Errorf("migrate: store schema version %d is newer than this program's %d", have, want)
+	}
+	for _, m := range steps {
+		if m.version <= have {
+			continue
+		}
+		if err := exec(m.sql); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", m.version, err)
+		}
+		if err := exec(record, m.version, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", m.version, err)
+		}
+	}
+	return nil
+}

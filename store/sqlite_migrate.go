@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 )
 
 // sqliteMigrations is the SQLite schema, oldest first. Append; never edit
@@ -89,20 +88,11 @@ func migrateSQLite(ctx context.Context, db *sql.DB) error {
 	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&have); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if want := latest(sqliteMigrations); have > want {
-		return fmt.Errorf("migrate: store schema version %d is newer than this program's %d", have, want)
-	}
-	for _, m := range sqliteMigrations {
-		if m.version <= have {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migrate to version %d: %w", m.version, err)
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-			m.version, time.Now().UnixNano()); err != nil {
-			return fmt.Errorf("migrate to version %d: %w", m.version, err)
-		}
+	err = applyPending(have, sqliteMigrations,
+		"INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+		func(sql string, args ...any) error { _, err := tx.ExecContext(ctx, sql, args...); return err })
+	if err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: commit: %w", err)

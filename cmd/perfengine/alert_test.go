@@ -2,31 +2,16 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
 )
 
-// runAlertCmd runs the alert command under a bare root, the way run does,
-// so the test does not depend on the rest of the command tree.
 func runAlertCmd(args []string, stdout, stderr io.Writer) int {
-	root := &cobra.Command{Use: "perfengine", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(newAlertCmd())
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	if err := root.ExecuteContext(context.Background()); err != nil {
-		fmt.Fprintln(stderr, "perfengine: "+oneLine(err))
-		return 1
-	}
-	return 0
+	return runUnder(newAlertCmd(), args, stdout, stderr)
 }
 
 func TestAlertTest(t *testing.T) {

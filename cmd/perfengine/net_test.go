@@ -2,30 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
-
 	"github.com/perfengine/perfengine/netopt/faults"
 )
 
 func runNetCmd(args []string, stdout, stderr io.Writer) int {
-	root := &cobra.Command{Use: "perfengine", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(newNetCmd())
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	if err := root.ExecuteContext(context.Background()); err != nil {
-		fmt.Fprintln(stderr, "perfengine: "+oneLine(err))
-		return 1
-	}
-	return 0
+	return runUnder(newNetCmd(), args, stdout, stderr)
 }
 
 func TestNetProbe(t *testing.T) {

@@ -232,6 +232,9 @@ func (o *Optimizer) sqliteHealth(ctx context.Context) (*Report, error) {
 	} else {
 		counts := map[string]int64{}
 		for _, s := range o.rec.Snapshot() {
+			if ownQuery(s.Query) {
+				continue
+			}
 			plan, err := o.sqlitePlan(ctx, o.db, s.Query)
 			if err != nil {
 				continue

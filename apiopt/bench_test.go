@@ -123,3 +123,32 @@ func BenchmarkCompress(b *testing.B) {
 		}
 	}
 }
+
+// metricsOptimizer has served five routes, as the engine's loop finds it
+// each interval.
+func metricsOptimizer(tb testing.TB, opts ...Option) *Optimizer {
+	o, err := New(Config{}, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { o.Close() })
+	mux := http.NewServeMux()
+	for _, p := range []string{"/a", "/b", "/c", "/d", "/e"} {
+		mux.HandleFunc("GET "+p, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+		mux.HandleFunc("GET "+p+"/{id}", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	}
+	h := o.Middleware(mux)
+	for _, p := range []string{"/a", "/b", "/c", "/d", "/e"} {
+		h.ServeHTTP(&nopWriter{h: http.Header{}}, httptest.NewRequest("GET", p, nil))
+	}
+	return o
+}
+
+// BenchmarkMetrics is one interval's figures over five routes.
+func BenchmarkMetrics(b *testing.B) {
+	o := metricsOptimizer(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		o.Metrics(b.Context())
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/perfengine/perfengine/apiopt/cache"
-	"github.com/perfengine/perfengine/metrics"
 )
 
 // Snapshot is the optimizer's figures: totals since it started, and rates
@@ -89,17 +88,19 @@ func (o *Optimizer) snapshot(advance bool) Snapshot {
 	if o.cache != nil {
 		ttls = o.cache.RouteTTLs()
 	}
-	all := newHist()
+	all := &o.merged
+	all.Reset()
 	var intervalReq, intervalErr uint64
 	secs := s.Interval.Seconds()
 	for _, rs := range o.routes.all() {
 		rs.mu.Lock()
-		var h *metrics.Histogram
+		h := &o.interval
+		h.Reset()
 		if advance {
-			h = rs.window.SnapshotAndReset()
+			rs.window.MoveTo(h)
 			rs.total.Merge(h)
 		} else {
-			h = rs.window.Snapshot()
+			rs.window.AddTo(h)
 		}
 		req := rs.requests.Load()
 		n := req - rs.lastReq
@@ -213,17 +214,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		ch <- prometheus.MustNewConstMetric(descRouteHits, prometheus.CounterValue, float64(rs.hits.Load()), rs.route)
-		rs.mu.Lock()
-		h := newHist()
-		h.Merge(rs.total)
-		h.Merge(rs.window.Snapshot())
-		rs.mu.Unlock()
 		q := map[float64]float64{}
+		o.mu.Lock()
+		rs.mu.Lock()
+		h := &o.merged
+		h.Reset()
+		h.Merge(rs.total)
+		rs.window.AddTo(h)
+		rs.mu.Unlock()
 		for _, p := range []float64{0.5, 0.9, 0.95, 0.99} {
 			q[p] = h.Quantile(p).Seconds()
 		}
-		ch <- prometheus.MustNewConstSummary(descLatency, uint64(h.Count()), h.Mean().Seconds()*float64(h.Count()), q, rs.route)
+		count, sum := uint64(h.Count()), h.Mean().Seconds()*float64(h.Count())
+		o.mu.Unlock()
+		ch <- prometheus.MustNewConstSummary(descLatency, count, sum, q, rs.route)
 	}
 }
-
-func newHist() *metrics.Histogram { return metrics.NewHistogram() }

@@ -26,6 +26,9 @@ const (
 	// DefaultRevalidateTimeout bounds a background stale-while-revalidate
 	// origin call.
 	DefaultRevalidateTimeout = 30 * time.Second
+	// DefaultKeep is how long an entry stays stored once it can no longer
+	// be served without asking the origin.
+	DefaultKeep = time.Minute
 )
 
 // Config configures a Cache. The zero value means every default.
@@ -55,6 +58,14 @@ type Config struct {
 	// Shared is an optional second level (Redis, see package rediscache)
 	// behind the in-process one, shared by every instance.
 	Shared Backend
+	// Keep is how long an entry stays stored once it is past its lifetime
+	// and its stale-while-revalidate and stale-if-error windows, so that a
+	// request soon after revalidates it (a 304 from the origin, and the
+	// adaptive lifetime learns it was unchanged) instead of fetching it
+	// whole; default DefaultKeep. After that the entry is dropped: without
+	// it, every URL ever asked for would stay until MaxBytes pushed it out,
+	// and a cache that only fills looks like a leak.
+	Keep time.Duration
 	// LocalTTL is how long an entry read from Shared is served from process
 	// memory before Shared is asked again; default DefaultLocalTTL.
 	LocalTTL time.Duration
@@ -75,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxEntryBytes < 0 {
 		errs = append(errs, fmt.Errorf("cache: MaxEntryBytes %d must not be negative", c.MaxEntryBytes))
+	}
+	if c.Keep < 0 {
+		errs = append(errs, fmt.Errorf("cache: Keep %v must not be negative", c.Keep))
 	}
 	if c.MinTTL < 0 || c.MaxTTL < 0 || (c.MaxTTL > 0 && c.MinTTL > c.MaxTTL) {
 		errs = append(errs, fmt.Errorf("cache: MinTTL %v and MaxTTL %v must be non-negative with MinTTL <= MaxTTL", c.MinTTL, c.MaxTTL))
@@ -122,6 +136,9 @@ type Cache struct {
 	tagMu sync.Mutex
 	tags  map[string]map[uint64]struct{}
 
+	// nextSweep is when a store next drops expired entries (Unix ns).
+	nextSweep atomic.Int64
+
 	hits, misses, stale, revalidated, stores, collapsed, invalidations atomic.Uint64
 	fromCache, saved, sharedHits, sharedErrors                         atomic.Uint64
 
@@ -157,6 +174,9 @@ func New(cfg Config) (*Cache, error) {
 	}
 	if cfg.LocalTTL == 0 {
 		cfg.LocalTTL = DefaultLocalTTL
+	}
+	if cfg.Keep == 0 {
+		cfg.Keep = DefaultKeep
 	}
 	c := &Cache{cfg: cfg, now: cfg.Clock, log: cfg.Logger, seed: maphash.MakeSeed(), tags: map[string]map[uint64]struct{}{}}
 	if c.now == nil {
@@ -293,6 +313,7 @@ func (c *Cache) put(key uint64, host, uri string, e *Entry, ttlHint time.Duratio
 		return n, otter.WriteOp
 	})
 	c.stores.Add(1)
+	c.sweep()
 	if len(e.Tags) > 0 {
 		c.tagMu.Lock()
 		for _, t := range e.Tags {
@@ -309,6 +330,48 @@ func (c *Cache) put(key uint64, host, uri string, e *Entry, ttlHint time.Duratio
 		c.putShared(n)
 	}
 }
+
+// sweep drops the entries past their keep deadline. Stores call it, at
+// most every Keep/4: a hit never pays for it, and a cache that stores
+// nothing cannot grow, so it needs no goroutine of its own.
+func (c *Cache) sweep() {
+	now := c.now()
+	next := c.nextSweep.Load()
+	if now.UnixNano() < next || !c.nextSweep.CompareAndSwap(next, now.Add(max(c.cfg.Keep/4, time.Second)).UnixNano()) {
+		return
+	}
+	for k, n := range c.store.All() {
+		if n.keepUntil(c.cfg.Keep).After(now) {
+			continue
+		}
+		// Only this node: a request may have stored a fresh one since.
+		c.store.Compute(k, func(old *node, found bool) (*node, otter.ComputeOp) {
+			if found && old == n {
+				return nil, otter.InvalidateOp
+			}
+			return old, otter.CancelOp
+		})
+	}
+}
+
+// keepUntil is when the last of n's variants stops being worth storing:
+// past its lifetime and stale windows, plus keep for revalidation.
+func (n *node) keepUntil(keep time.Duration) time.Time {
+	var until time.Time
+	for _, e := range n.variants {
+		d := e.Lifetime - e.InitialAge + max(e.SWR, e.SIE)
+		if d > maxKeep {
+			d = maxKeep
+		}
+		if t := e.StoredAt.Add(max(d, 0) + keep); t.After(until) {
+			until = t
+		}
+	}
+	return until
+}
+
+// maxKeep bounds keepUntil's arithmetic against overflow.
+const maxKeep = 100 * 365 * 24 * time.Hour
 
 func sameVary(a, b *Entry) bool {
 	if len(a.VaryNames) != len(b.VaryNames) {

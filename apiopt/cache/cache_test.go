@@ -515,6 +515,43 @@ func TestRevalidation304(t *testing.T) {
 	}
 }
 
+// An entry past its lifetime and stale windows is kept for Keep, to be
+// revalidated, and then dropped: a cache of every URL ever asked for would
+// only grow until MaxBytes.
+func TestKeepThenDrop(t *testing.T) {
+	clk := newClock()
+	c := newCache(t, clk, Config{Keep: time.Minute})
+	var conditional atomic.Int64
+	o := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10, stale-if-error=20")
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			conditional.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, "body "+r.URL.Path)
+	})
+	h := c.Middleware(o)
+	do(h, "GET", "/a")
+	do(h, "GET", "/b")
+	clk.Add(10*time.Second + 20*time.Second + 59*time.Second) // within Keep
+	if w := do(h, "GET", "/a"); conditional.Load() != 1 || !strings.Contains(w.Header().Get("Cache-Status"), "fwd-status=304") {
+		t.Fatalf("within Keep: %d conditional requests, Cache-Status %q; want a revalidation", conditional.Load(), w.Header().Get("Cache-Status"))
+	}
+	// /b is past Keep, /a was just revalidated. Stores drop what expired,
+	// at most every Keep/4.
+	clk.Add(time.Minute / 4)
+	do(h, "GET", "/c")
+	if got := c.Stats().Entries; got != 2 {
+		t.Errorf("entries = %d, want 2 (/a revalidated, /c new; /b dropped)", got)
+	}
+	w := do(h, "GET", "/b")
+	if conditional.Load() != 1 || w.Header().Get("Cache-Status") != "perfengine; fwd=uri-miss; stored" {
+		t.Errorf("past Keep: %d conditional requests, Cache-Status %q; want a plain miss", conditional.Load(), w.Header().Get("Cache-Status"))
+	}
+}
+
 func TestAdaptiveTTL(t *testing.T) {
 	clk := newClock()
 	c := newCache(t, clk, Config{Adaptive: true, MinTTL: 2 * time.Second, MaxTTL: time.Minute})
@@ -633,6 +670,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{MaxBytes: -1}, "MaxBytes"},
 		{Config{MaxEntryBytes: -1}, "MaxEntryBytes"},
 		{Config{MinTTL: time.Hour, MaxTTL: time.Second}, "MinTTL"},
+		{Config{Keep: -time.Second}, "Keep"},
 	}
 	for _, tc := range tests {
 		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {

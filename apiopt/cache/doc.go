@@ -15,7 +15,10 @@
 // revalidated in the background (stale-while-revalidate) or served when the
 // origin fails (stale-if-error). Surrogate-Key response fields tag entries
 // for Invalidate, and a successful unsafe request drops what it changed.
-// Memory is bounded in bytes with otter's W-TinyLFU.
+// Memory is bounded in bytes with otter's W-TinyLFU, and an entry past its
+// lifetime and stale windows is kept only Config.Keep (a minute by default)
+// for revalidation, so a cache of many URLs holds what is asked for lately
+// rather than everything ever asked for.
 //
 //	c, err := cache.New(cache.Config{Compressor: comp})
 //	if err != nil {

@@ -229,7 +229,7 @@ func (m *Optimizer) profile(ctx context.Context, now time.Time) {
 	} else {
 		m.heapSnap = keepSnap(m.heapSnap, heapSnap{now, bytes.Clone(b)}, now.Add(-m.o.Window), func(s heapSnap) time.Time { return s.t })
 		if heapSus && len(m.heapSnap) > 1 {
-			m.heapDiff = m.diffHeap(m.heapSnap[0], p, now)
+			m.heapDiff = m.diffHeap(p, now)
 		}
 	}
 
@@ -268,16 +268,65 @@ func (m *Optimizer) profile(ctx context.Context, now time.Time) {
 	}
 }
 
-func (m *Optimizer) diffHeap(base heapSnap, p *profile.Profile, now time.Time) siteReport {
-	bp, err := ParseHeapProfile(base.raw)
-	if err != nil {
-		return siteReport{note: "baseline " + err.Error()}
-	}
-	sites, err := DiffHeap(bp, p, m.o.MaxSites)
+// diffHeap diffs p against the oldest baseline and, when one lies between,
+// against the baseline nearest the middle: a site that grew over the whole
+// span but not over its second half grew while the process warmed up (a
+// histogram made on a route's first request) and is not the leak.
+func (m *Optimizer) diffHeap(p *profile.Profile, now time.Time) siteReport {
+	base := m.heapSnap[0]
+	sites, err := m.diffAgainst(base, p)
 	if err != nil {
 		return siteReport{note: err.Error()}
 	}
-	return siteReport{sites: sites, note: fmt.Sprintf("heap profiles diffed over %s", now.Sub(base.t).Round(time.Second))}
+	note := fmt.Sprintf("heap profiles diffed over %s", now.Sub(base.t).Round(time.Second))
+	half := base.t.Add(now.Sub(base.t) / 2)
+	mid := base
+	for _, s := range m.heapSnap[1:] {
+		if s.t.Before(now) && s.t.Sub(half).Abs() < mid.t.Sub(half).Abs() {
+			mid = s
+		}
+	}
+	if mid.t.After(base.t) {
+		recent, err := m.diffAgainst(mid, p)
+		if err == nil {
+			if kept := keepGrowing(sites, recent); len(kept) > 0 {
+				sites = kept
+				note += fmt.Sprintf(", still growing over the last %s", now.Sub(mid.t).Round(time.Second))
+			}
+		}
+	}
+	if len(sites) > m.o.MaxSites {
+		sites = sites[:m.o.MaxSites]
+	}
+	return siteReport{sites: sites, note: note}
+}
+
+// diffSites bounds the sites one diff returns before keepGrowing filters
+// them: enough that a leak behind many warm-up sites is still among them.
+const diffSites = 64
+
+func (m *Optimizer) diffAgainst(base heapSnap, p *profile.Profile) ([]Site, error) {
+	bp, err := ParseHeapProfile(base.raw)
+	if err != nil {
+		return nil, fmt.Errorf("baseline %w", err)
+	}
+	return DiffHeap(bp, p, diffSites)
+}
+
+// keepGrowing returns the sites of total that also grew in recent, in
+// total's order.
+func keepGrowing(total, recent []Site) []Site {
+	grew := make(map[string]bool, len(recent))
+	for _, s := range recent {
+		grew[s.Function+"@"+s.Location] = true
+	}
+	var out []Site
+	for _, s := range total {
+		if grew[s.Function+"@"+s.Location] {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // keepSnap appends s, drops snapshots older than cut (keeping at least

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -230,5 +231,31 @@ func TestAllocFramePrefersOwnModule(t *testing.T) {
 	}
 	if got := allocFrame(frames[:2]).Function; got != frames[1].Function {
 		t.Errorf("allocFrame(library only) = %s, want %s", got, frames[1].Function)
+	}
+}
+
+func TestKeepGrowing(t *testing.T) {
+	site := func(fn string, growth float64) Site {
+		return Site{Function: fn, Location: fn + ".go:1", Growth: growth}
+	}
+	tests := []struct {
+		name          string
+		total, recent []Site
+		want          []string
+	}{
+		{"warm-up site dropped", []Site{site("newHDR", 5e6), site("leak", 3e6)}, []Site{site("leak", 1.5e6)}, []string{"leak"}},
+		{"total order kept", []Site{site("a", 3), site("b", 2), site("c", 1)}, []Site{site("c", 9), site("a", 1)}, []string{"a", "c"}},
+		{"nothing still growing", []Site{site("a", 3)}, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, s := range keepGrowing(tc.total, tc.recent) {
+				got = append(got, s.Function)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("keepGrowing() = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

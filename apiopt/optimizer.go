@@ -82,9 +82,9 @@ type Optimizer struct {
 	started   time.Time
 	fallbacks func() uint64
 	// interval and merged are scratch histograms for Metrics and the
-	// Prometheus collector, guarded by mu: each takes ~190 KB, and
-	// allocating them per route per call made the optimizer's own figures
-	// the service's largest source of garbage.
+	// Prometheus collector, guarded by mu: allocating them per route per
+	// call made the optimizer's own figures the service's largest source of
+	// garbage.
 	interval, merged metrics.Histogram
 }
 
@@ -105,6 +105,7 @@ func New(cfg Config, opts ...Option) (*Optimizer, error) {
 		o.clock = time.Now
 	}
 	op := &Optimizer{cfg: cfg, log: o.log.With("module", "api"), now: o.clock, routeOf: o.route}
+	op.interval, op.merged = *metrics.NewHistogramDigits(routeDigits), *metrics.NewHistogramDigits(routeDigits)
 	op.started = o.clock()
 	op.lastCall = op.started
 	op.routes.init()

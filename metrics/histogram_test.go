@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -199,25 +200,59 @@ func TestLatencyRecorderMoveTo(t *testing.T) {
 // TestHistogramAccuracy checks the three-significant-digit promise against
 // exact percentiles of a heavy-tailed sample.
 func TestHistogramAccuracy(t *testing.T) {
-	r := newTestRand()
-	vals := make([]float64, 100000)
-	var h Histogram
-	for i := range vals {
-		// Log-normal latencies around 5 ms, from 10 µs to seconds.
-		d := time.Duration(5e6 * math.Exp(r.NormFloat64()*1.5))
-		h.Record(d)
-		vals[i] = float64(d)
+	tests := []struct {
+		digits   int
+		maxError float64
+		maxBytes int
+	}{
+		{3, 0.001, 200 << 10},
+		{2, 0.01, 32 << 10},
 	}
-	worst := 0.0
-	for _, q := range []float64{0.5, 0.9, 0.95, 0.99, 0.999} {
-		want := exactQuantile(vals, q)
-		got := float64(h.Quantile(q))
-		if e := math.Abs(got-want) / want; e > worst {
-			worst = e
-		}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%d digits", tc.digits), func(t *testing.T) {
+			r := newTestRand()
+			vals := make([]float64, 100000)
+			h := NewHistogramDigits(tc.digits)
+			for i := range vals {
+				// Log-normal latencies around 5 ms, from 10 µs to seconds.
+				d := time.Duration(5e6 * math.Exp(r.NormFloat64()*1.5))
+				h.Record(d)
+				vals[i] = float64(d)
+			}
+			worst := 0.0
+			for _, q := range []float64{0.5, 0.9, 0.95, 0.99, 0.999} {
+				want := exactQuantile(vals, q)
+				got := float64(h.Quantile(q))
+				if e := math.Abs(got-want) / want; e > worst {
+					worst = e
+				}
+			}
+			size := h.h.ByteSize()
+			t.Logf("worst relative error of p50..p99.9 over %d log-normal values: %.5f%%; %d KB", len(vals), 100*worst, size>>10)
+			if worst > tc.maxError {
+				t.Errorf("worst relative error %.5f, want <= %v", worst, tc.maxError)
+			}
+			if size > tc.maxBytes {
+				t.Errorf("histogram takes %d KB, want at most %d KB", size>>10, tc.maxBytes>>10)
+			}
+		})
 	}
-	t.Logf("worst relative error of p50..p99.9 over %d log-normal values: %.5f%%", len(vals), 100*worst)
-	if worst > 0.001 {
-		t.Errorf("worst relative error %.5f, want <= 0.001", worst)
+}
+
+// A recorder of two digits hands out two-digit snapshots, and they merge
+// with the default three-digit histograms without losing a value.
+func TestLatencyRecorderDigits(t *testing.T) {
+	r := NewLatencyRecorderDigits(2)
+	for i := 1; i <= 1000; i++ {
+		r.Record(time.Duration(i) * time.Millisecond)
+	}
+	s := r.SnapshotAndReset()
+	if s.h.ByteSize() > 32<<10 {
+		t.Errorf("snapshot takes %d KB, want a two-digit histogram", s.h.ByteSize()>>10)
+	}
+	var all Histogram
+	all.Merge(s)
+	if p50 := all.Quantile(0.5); all.Count() != 1000 || math.Abs(float64(p50-500*time.Millisecond)) > 0.01*float64(500*time.Millisecond) {
+		t.Errorf("merged: count %d, p50 %v; want 1000 and about 500ms", all.Count(), all.Quantile(0.5))
 	}
 }

@@ -1,11 +1,13 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -549,6 +551,39 @@ func TestKeepThenDrop(t *testing.T) {
 	w := do(h, "GET", "/b")
 	if conditional.Load() != 1 || w.Header().Get("Cache-Status") != "perfengine; fwd=uri-miss; stored" {
 		t.Errorf("past Keep: %d conditional requests, Cache-Status %q; want a plain miss", conditional.Load(), w.Header().Get("Cache-Status"))
+	}
+}
+
+// A body written in pieces grows its buffer by doubling; the stored entry
+// must not keep the spare capacity for as long as it lives.
+func TestStoredBodyIsRightSized(t *testing.T) {
+	c := newCache(t, newClock(), Config{})
+	c.SetRouteTTL("GET /a/{n}", time.Minute)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /a/{n}", func(w http.ResponseWriter, r *http.Request) {
+		for range 33 { // 33 KiB: the buffer doubles to 64 KiB
+			w.Write(bytes.Repeat([]byte("x"), 1024))
+		}
+	})
+	h := c.Middleware(mux)
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	const n = 50
+	before := heap()
+	for i := range n {
+		do(h, "GET", fmt.Sprintf("/a/%d", i))
+	}
+	after := heap()
+	if got := c.Stats().Entries; got != n {
+		t.Fatalf("%d entries stored, want %d", got, n)
+	}
+	// 33 KiB is a large object, rounded up to 40 KiB of pages.
+	if per := (int64(after) - int64(before)) / n; per > 48<<10 {
+		t.Errorf("each stored 33 KiB body holds %d KiB of heap, want the body and little more", per>>10)
 	}
 }
 

@@ -181,7 +181,13 @@ func (cw *captureWriter) finish(key uint64, uri string) Outcome {
 		return Miss
 	}
 	e := cw.entry
-	e.Body = slices.Clip(cw.buf.Bytes())
+	// The buffer grew by doubling: a stored body keeps only its own bytes,
+	// not up to as many again of spare capacity, for as long as it lives.
+	e.Body = cw.buf.Bytes()
+	if cap(e.Body)-len(e.Body) > len(e.Body)/8 {
+		e.Body = bytes.Clone(e.Body)
+	}
+	e.Body = slices.Clip(e.Body)
 	if e.ETag == "" {
 		e.ETag = bodyETag(e.Body)
 	}

@@ -103,6 +103,9 @@ type Detector struct {
 	gorV    verdict
 	gorAt   float64 // time of the last goroutine test
 	heapNew bool
+	// steady counts heap points since the warm-up last dropped one; the
+	// warm-up is over at MinPoints.
+	steady int
 
 	heapRun, gorRun     int
 	heapSince, gorSince time.Time
@@ -131,8 +134,7 @@ func (d *Detector) Add(s Sample) {
 	t := s.Time.Sub(d.epoch).Seconds()
 	if !d.hasLast || s.GCCycles != d.cycle {
 		if s.GCCycles > 0 {
-			d.heap = append(d.heap, point{t, float64(s.HeapLive)})
-			d.heapNew = true
+			d.addHeap(point{t, float64(s.HeapLive)})
 		}
 		d.cycle = s.GCCycles
 	}
@@ -145,6 +147,35 @@ func (d *Detector) Add(s Sample) {
 	}
 	d.gor = prune(d.gor, cut)
 	d.evaluate()
+}
+
+// warmUpGrowth is the growth from one GC to a later one that marks the
+// earlier live heap as a process still loading.
+const warmUpGrowth = 1.25
+
+// addHeap appends a live-heap point. A process that has just started grows
+// its live heap by multiples from GC to GC while it loads, and those first
+// points, far below everything after, would anchor the trend test for a
+// whole window. Until MinPoints points in a row leave the kept ones alone,
+// a point warmUpGrowth times a kept one drops it. A leak does not grow a
+// quarter between two GCs; if one did, the points after still show it.
+func (d *Detector) addHeap(p point) {
+	d.heapNew = true
+	if d.steady < d.o.MinPoints {
+		kept := d.heap[:0]
+		for _, q := range d.heap {
+			if p.v < warmUpGrowth*q.v {
+				kept = append(kept, q)
+			}
+		}
+		if len(kept) < len(d.heap) {
+			d.steady = 0
+		} else {
+			d.steady++
+		}
+		d.heap = kept
+	}
+	d.heap = append(d.heap, p)
 }
 
 // prune drops points older than cut and, when the slice has grown well past

@@ -2,7 +2,9 @@ package memopt
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/perfengine/perfengine/metrics"
 )
@@ -94,5 +96,36 @@ func sortFloats(xs []float64) {
 		for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
 			xs[j], xs[j-1] = xs[j-1], xs[j]
 		}
+	}
+}
+
+// A process that has just started grows its live heap by multiples while it
+// loads; those first points must not make the steady heap after them look
+// like a trend.
+func TestWarmUpIsNotATrend(t *testing.T) {
+	d, err := NewDetector(Options{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(3, 4))
+	cycle := uint64(0)
+	for i := range 3 * 60 / 5 { // 3 minutes of 5 s samples, a GC each
+		live := 20.0 * mib
+		if i < 4 { // 2, 5, 10, 15 MiB while the process loads
+			live = []float64{2, 5, 10, 15}[i] * mib
+		}
+		live += rng.NormFloat64() * 0.3 * mib
+		cycle++
+		d.Add(Sample{Time: start.Add(time.Duration(i) * 5 * time.Second), GCCycles: cycle, HeapLive: uint64(live), Goroutines: 20})
+	}
+	if first := d.heap[0].v; first < 18*mib {
+		t.Errorf("the trend is tested from a live heap of %.1f MiB, want from the 20 MiB after the warm-up", first/mib)
+	}
+	if tr := d.HeapTrend(); tr.P < 0.05 {
+		t.Errorf("steady 20 MiB after a warm-up from 2 MiB: trend p = %.2g (slope %.0f B/s), want no evidence of a trend", tr.P, tr.Slope)
+	}
+	if l := d.Leaks(); len(l) > 0 {
+		t.Errorf("reported %v", l)
 	}
 }

@@ -15,15 +15,20 @@
 // runs a Mann–Kendall trend test whose variance is widened by the Hamed–Rao
 // correction (runtime series are strongly autocorrelated, which makes the
 // plain test cry wolf) and estimates the growth with the Theil–Sen slope,
-// which a burst of requests caught by one GC does not move. A leak is
-// reported when the trend is significant, grows faster than a floor, stands
-// out of the series' own spread, and has held for a minute. A heap leak
+// which a burst of requests caught by one GC does not move. The first GCs
+// of a process that is still loading, whose live heap grows by a quarter or
+// more from one to the next, are left out. A leak is reported when the
+// trend is significant, grows faster than a floor, stands out of the
+// series' own spread, keeps growing over the last third of a long window,
+// and has held for a minute. A heap leak
 // comes with its growth rate and the time until GOMEMLIMIT or the cgroup
 // limit is reached.
 //
 // While a trend is suspected, the optimizer diffs heap profiles
 // (github.com/google/pprof/profile) against a baseline taken up to the
-// window earlier and names the allocation sites whose in-use bytes grew, and
+// window earlier and names the allocation sites whose in-use bytes grew,
+// keeping those that still grew over the second half of that span (a site
+// that only grew while the process warmed up is not the leak), and
 // diffs goroutine dumps grouped by function, wait state and creator. Where
 // the runtime has the goroutineleak profile (GOEXPERIMENT=goroutineleakprofile
 // in Go 1.26), goroutines blocked on channels nothing else can reach are

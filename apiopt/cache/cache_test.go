@@ -491,12 +491,11 @@ func TestStaleIfError(t *testing.T) {
 	}
 }
 
-func TestRevalidation304(t *testing.T) {
-	clk := newClock()
-	c := newCache(t, clk, Config{})
-	var conditional atomic.Int64
-	o := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=10")
+// validatingOrigin answers with cacheControl and a constant ETag, and with
+// 304 to a request that sends it back, counting those in conditional.
+func validatingOrigin(cacheControl string, conditional *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", cacheControl)
 		w.Header().Set("ETag", `"v1"`)
 		if r.Header.Get("If-None-Match") == `"v1"` {
 			conditional.Add(1)
@@ -505,7 +504,13 @@ func TestRevalidation304(t *testing.T) {
 		}
 		io.WriteString(w, "body")
 	})
-	h := c.Middleware(o)
+}
+
+func TestRevalidation304(t *testing.T) {
+	clk := newClock()
+	c := newCache(t, clk, Config{})
+	var conditional atomic.Int64
+	h := c.Middleware(validatingOrigin("max-age=10", &conditional))
 	do(h, "GET", "/a")
 	clk.Add(11 * time.Second)
 	w := do(h, "GET", "/a")
@@ -524,17 +529,7 @@ func TestKeepThenDrop(t *testing.T) {
 	clk := newClock()
 	c := newCache(t, clk, Config{Keep: time.Minute})
 	var conditional atomic.Int64
-	o := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=10, stale-if-error=20")
-		w.Header().Set("ETag", `"v1"`)
-		if r.Header.Get("If-None-Match") == `"v1"` {
-			conditional.Add(1)
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		io.WriteString(w, "body "+r.URL.Path)
-	})
-	h := c.Middleware(o)
+	h := c.Middleware(validatingOrigin("max-age=10, stale-if-error=20", &conditional))
 	do(h, "GET", "/a")
 	do(h, "GET", "/b")
 	clk.Add(10*time.Second + 20*time.Second + 59*time.Second) // within Keep

@@ -95,7 +95,17 @@ func WithThresholds(t Thresholds) Option {
 // advisor's workload when pg_stat_statements is missing, and always on
 // SQLite.
 func WithRecorder(r *querytrace.Recorder) Option {
-	return func(o *Optimizer) { o.rec = r }
+	return func(o *Optimizer) {
+		o.rec = r
+		// The optimizer's own statements pass through r when it shares
+		// the application's handle; recording them would cost a histogram
+		// each and only be filtered out again. The application's schema
+		// changes and transactions are still recorded, for whoever else
+		// reads r.
+		if r != nil {
+			r.Ignore(markedQuery)
+		}
+	}
 }
 
 // WithAppPool attaches the application's own pgx pool so Metrics reports
@@ -297,22 +307,26 @@ func (o *Optimizer) workload(ctx context.Context) ([]Query, error) {
 	return qs, nil
 }
 
-// ownQuery recognises the optimizer's own statements (marked with a
-// perfengine comment, or about the catalog), recorded when it shares the
-// application's instrumented handle: they are not the application's
-// workload.
+// ownQuery recognises statements that are not the application's workload:
+// the optimizer's own (see markedQuery), and schema changes and transaction
+// control, since the advisor's trial indexes, and index creation and undo,
+// pass through an instrumented handle too, and their time would crowd out
+// the queries that indexes are for.
 func ownQuery(q string) bool {
-	l := strings.ToLower(q)
-	// Schema changes and transaction control are not workload either: the
-	// advisor's trial indexes, and index creation and undo, pass through an
-	// instrumented handle too, and their time would crowd out the queries
-	// that indexes are for.
-	if f := strings.Fields(l); len(f) > 0 {
-		switch f[0] {
+	if f := strings.Fields(q); len(f) > 0 {
+		switch strings.ToLower(f[0]) {
 		case "create", "drop", "alter", "begin", "commit", "rollback", "savepoint", "release", "vacuum", "analyze", "reindex":
 			return true
 		}
 	}
+	return markedQuery(q)
+}
+
+// markedQuery recognises the optimizer's own statements, recorded when it
+// shares the application's instrumented handle: marked with a perfengine
+// comment, or about the catalog and plans.
+func markedQuery(q string) bool {
+	l := strings.ToLower(q)
 	for _, s := range []string{"sqlite_master", "sqlite_stat1", "sqlite_schema", "pragma", "dbstat", "perfengine", "explain ", "pg_catalog", "pg_stat", "hypopg", "information_schema"} {
 		if strings.Contains(l, s) {
 			return true

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,17 @@ func TestHealthSQLite(t *testing.T) {
 				t.Errorf("full_scans reports the optimizer's own query: %s", it.Detail)
 			}
 		}
+	}
+	// Once attached, the optimizer's own statements are not recorded at all
+	// (each would cost a histogram), while the application's still are.
+	rec.Record(`/* perfengine */ SELECT count(*) FROM "events"`, time.Millisecond, nil, nil)
+	rec.Record(`SELECT kind FROM events WHERE id = ?`, time.Millisecond, nil, nil)
+	var recorded []string
+	for _, s := range rec.Snapshot() {
+		recorded = append(recorded, s.Query)
+	}
+	if slices.Contains(recorded, `/* perfengine */ SELECT count(*) FROM "events"`) || !slices.Contains(recorded, `SELECT kind FROM events WHERE id = ?`) {
+		t.Errorf("recorded after WithRecorder: %q", recorded)
 	}
 	if _, err := o.IndexSuggestions(ctx); err != nil {
 		t.Fatalf("IndexSuggestions: %v", err)

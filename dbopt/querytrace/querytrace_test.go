@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +56,31 @@ func TestRecorder(t *testing.T) {
 	r.Reset()
 	if n := len(r.Snapshot()); n != 0 {
 		t.Errorf("after Reset %d statements, want 0", n)
+	}
+}
+
+func TestRecorderIgnore(t *testing.T) {
+	r := NewRecorder(0)
+	r.Record("SELECT 0", time.Millisecond, nil, nil) // before Ignore: kept
+	asked := map[string]int{}
+	r.Ignore(func(q string) bool {
+		asked[q]++
+		return strings.HasPrefix(q, "/* tool */")
+	})
+	for range 3 {
+		r.Record("/* tool */ SELECT count(*) FROM t", time.Millisecond, nil, nil)
+		r.Record("SELECT 1", time.Millisecond, nil, nil)
+	}
+	var got []string
+	for _, s := range r.Snapshot() {
+		got = append(got, s.Query)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"SELECT 0", "SELECT 1"}) {
+		t.Errorf("recorded %q, want the application's statements only", got)
+	}
+	if asked["/* tool */ SELECT count(*) FROM t"] != 1 || asked["SELECT 1"] != 1 {
+		t.Errorf("Ignore's function ran %v, want once per distinct statement", asked)
 	}
 }
 

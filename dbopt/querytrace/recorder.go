@@ -27,6 +27,10 @@ type Recorder struct {
 	max int
 	mu  sync.Mutex
 	m   map[string]*entry
+	// ignore, when set, names statements not to record; skipped remembers
+	// its verdicts (up to max), so it runs once per distinct statement.
+	ignore  func(query string) bool
+	skipped map[string]struct{}
 }
 
 type entry struct {
@@ -56,6 +60,10 @@ func (r *Recorder) Record(sql string, d time.Duration, err error, args []any) {
 	}
 	r.mu.Lock()
 	e := r.m[sql]
+	if e == nil && r.ignored(sql) {
+		r.mu.Unlock()
+		return
+	}
 	if e == nil {
 		if len(r.m) >= r.max {
 			sql = OtherStatements
@@ -78,6 +86,34 @@ func (r *Recorder) Record(sql string, d time.Duration, err error, args []any) {
 		e.args = keepArgs(args)
 	}
 	r.mu.Unlock()
+}
+
+// Ignore makes the recorder skip the statements f reports from now on, for
+// example a monitoring tool's own queries passing through the application's
+// instrumented handle. f runs once per distinct statement, under the
+// recorder's lock; statements recorded before are kept.
+func (r *Recorder) Ignore(f func(query string) bool) {
+	r.mu.Lock()
+	r.ignore, r.skipped = f, make(map[string]struct{})
+	r.mu.Unlock()
+}
+
+// ignored reports whether sql, a statement not recorded yet, is skipped.
+// r.mu is held.
+func (r *Recorder) ignored(sql string) bool {
+	if r.ignore == nil {
+		return false
+	}
+	if _, ok := r.skipped[sql]; ok {
+		return true
+	}
+	if !r.ignore(sql) {
+		return false
+	}
+	if len(r.skipped) < r.max {
+		r.skipped[sql] = struct{}{}
+	}
+	return true
 }
 
 func keepArgs(args []any) []any {

@@ -149,31 +149,25 @@ func (d *Detector) Add(s Sample) {
 	d.evaluate()
 }
 
-// warmUpGrowth is the growth from one GC to a later one that marks the
-// earlier live heap as a process still loading.
+// warmUpGrowth is the growth from one GC to the next that marks the points
+// before it as a process still loading.
 const warmUpGrowth = 1.25
 
 // addHeap appends a live-heap point. A process that has just started grows
 // its live heap by multiples from GC to GC while it loads, and those first
 // points, far below everything after, would anchor the trend test for a
-// whole window. Until MinPoints points in a row leave the kept ones alone,
-// a point warmUpGrowth times a kept one drops it. A leak does not grow a
-// quarter between two GCs; if one did, the points after still show it.
+// whole window. Until MinPoints points in a row have grown less than
+// warmUpGrowth over the one before, such a jump drops the points before it.
+// A leak does not grow its heap by a quarter between two GCs; if one did,
+// the points after still show it.
 func (d *Detector) addHeap(p point) {
 	d.heapNew = true
 	if d.steady < d.o.MinPoints {
-		kept := d.heap[:0]
-		for _, q := range d.heap {
-			if p.v < warmUpGrowth*q.v {
-				kept = append(kept, q)
-			}
-		}
-		if len(kept) < len(d.heap) {
-			d.steady = 0
+		if n := len(d.heap); n > 0 && p.v >= warmUpGrowth*d.heap[n-1].v {
+			d.heap, d.steady = d.heap[:0], 0
 		} else {
 			d.steady++
 		}
-		d.heap = kept
 	}
 	d.heap = append(d.heap, p)
 }

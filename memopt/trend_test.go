@@ -129,3 +129,31 @@ func TestWarmUpIsNotATrend(t *testing.T) {
 		t.Errorf("reported %v", l)
 	}
 }
+
+// A fast leak grows the heap by a quarter within a minute or two, but never
+// between two GCs: the warm-up rule must not keep eating its first points.
+func TestFastLeakAfterWarmUp(t *testing.T) {
+	d, err := NewDetector(Options{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(5, 6))
+	at := time.Duration(-1)
+	for i := range 6 * 60 / 10 { // 6 minutes, a GC every 10 s
+		el := time.Duration(i) * 10 * time.Second
+		live := 16*mib + 5*mib*el.Minutes() // 5 MiB/min
+		if i < 3 {                          // 2, 8, 12 MiB while the process loads
+			live = []float64{2, 8, 12}[i] * mib
+		}
+		live += rng.NormFloat64() * 0.5 * mib
+		d.Add(Sample{Time: start.Add(el), GCCycles: uint64(i + 1), HeapLive: uint64(live), Goroutines: 20})
+		if len(d.Leaks()) > 0 {
+			at = el
+			break
+		}
+	}
+	if at < 0 || at > 4*time.Minute {
+		t.Errorf("a 5 MiB/min leak on a 16 MiB heap reported at %v (-1: not in 6 minutes), want within 4 minutes", at)
+	}
+}

@@ -17,7 +17,7 @@
 // plain test cry wolf) and estimates the growth with the Theil–Sen slope,
 // which a burst of requests caught by one GC does not move. The first GCs
 // of a process that is still loading, whose live heap grows by a quarter or
-// more from one to the next, are left out. A leak is reported when the
+// more from one GC to the next, are left out. A leak is reported when the
 // trend is significant, grows faster than a floor, stands out of the
 // series' own spread, keeps growing over the last third of a long window,
 // and has held for a minute. A heap leak

@@ -331,27 +331,33 @@ func (c *Cache) put(key uint64, host, uri string, e *Entry, ttlHint time.Duratio
 	}
 }
 
-// sweep drops the entries past their keep deadline. Stores call it, at
-// most every Keep/4: a hit never pays for it, and a cache that stores
-// nothing cannot grow, so it needs no goroutine of its own.
+// sweep drops the entries past their keep deadline, in the background so
+// the request that stores pays nothing for a walk over every entry. Stores
+// call it, at most every Keep/4: a hit never does, and a cache that stores
+// nothing cannot grow, so it needs no goroutine of its own between sweeps.
 func (c *Cache) sweep() {
 	now := c.now()
 	next := c.nextSweep.Load()
-	if now.UnixNano() < next || !c.nextSweep.CompareAndSwap(next, now.Add(max(c.cfg.Keep/4, time.Second)).UnixNano()) {
+	if now.UnixNano() < next || c.closed.Load() ||
+		!c.nextSweep.CompareAndSwap(next, now.Add(max(c.cfg.Keep/4, time.Second)).UnixNano()) {
 		return
 	}
-	for k, n := range c.store.All() {
-		if n.keepUntil(c.cfg.Keep).After(now) {
-			continue
-		}
-		// Only this node: a request may have stored a fresh one since.
-		c.store.Compute(k, func(old *node, found bool) (*node, otter.ComputeOp) {
-			if found && old == n {
-				return nil, otter.InvalidateOp
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for k, n := range c.store.All() {
+			if n.keepUntil(c.cfg.Keep).After(now) {
+				continue
 			}
-			return old, otter.CancelOp
-		})
-	}
+			// Only this node: a request may have stored a fresh one since.
+			c.store.Compute(k, func(old *node, found bool) (*node, otter.ComputeOp) {
+				if found && old == n {
+					return nil, otter.InvalidateOp
+				}
+				return old, otter.CancelOp
+			})
+		}
+	}()
 }
 
 // keepUntil is when the last of n's variants stops being worth storing:

@@ -540,6 +540,9 @@ func TestKeepThenDrop(t *testing.T) {
 	// at most every Keep/4.
 	clk.Add(time.Minute / 4)
 	do(h, "GET", "/c")
+	for deadline := time.Now().Add(5 * time.Second); c.Stats().Entries != 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // the sweep runs in the background
+	}
 	if got := c.Stats().Entries; got != 2 {
 		t.Errorf("entries = %d, want 2 (/a revalidated, /c new; /b dropped)", got)
 	}

@@ -183,13 +183,17 @@ func (e *Engine) add(m Module) error {
 		return errors.New("perfengine: module has no name")
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	others := make([]Module, 0, len(e.modules))
 	for _, ms := range e.modules {
 		if ms.m.Name() == name {
+			e.mu.Unlock()
 			return fmt.Errorf("perfengine: module %q already registered", name)
 		}
+		others = append(others, ms.m)
 	}
 	e.modules = append(e.modules, &moduleState{m: m, name: name})
+	e.mu.Unlock()
+	linkMemory(m, others)
 	return nil
 }
 

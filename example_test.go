@@ -61,3 +61,27 @@ func ExampleConfig_Validate() {
 	// Output:
 	// invalid configuration: thresholds.errorRate.critical=5: must be in (0, 1]
 }
+
+// Modules that hold memory they can give back (MemoryShedder, such as the
+// API module's cache) join the memory module's cleanup registry, so a
+// cleanup under memory pressure asks them first.
+func ExampleMemoryShedder() {
+	api, err := perfengine.NewAPIModuleFromConfig(perfengine.APIConfig{CacheRoutes: "GET /api/products=30s"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cfg := perfengine.DefaultConfig()
+	mem, err := perfengine.NewMemoryModuleFromConfig(cfg.Memory, cfg.Thresholds)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := perfengine.New(cfg, perfengine.WithModules(api, mem)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("shrink functions:", mem.Optimizer().Registry().Len())
+	// Output:
+	// shrink functions: 1
+}

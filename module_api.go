@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/perfengine/perfengine/apiopt"
+	"github.com/perfengine/perfengine/memopt"
 	"github.com/perfengine/perfengine/metrics"
 )
 
@@ -48,6 +49,7 @@ type APIModule struct {
 }
 
 var (
+	_ MemoryShedder  = (*APIModule)(nil)
 	_ Module         = (*APIModule)(nil)
 	_ Undoer         = (*APIModule)(nil)
 	_ Reporter       = (*APIModule)(nil)
@@ -241,3 +243,13 @@ func (m *APIModule) Findings() []Finding {
 
 // StatusChanged tightens limits while critical and restores them after.
 func (m *APIModule) StatusChanged(s Status) { m.opt.SetCritical(s == StatusCritical) }
+
+// ShedMemory drops half of the API cache's bytes under memory pressure, the
+// coldest entries first, and all of it when memory is critical.
+func (m *APIModule) ShedMemory(_ context.Context, p memopt.Pressure) (int64, error) {
+	fraction := 0.5
+	if p >= memopt.PressureCritical {
+		fraction = 1
+	}
+	return m.opt.ShedMemory(fraction), nil
+}

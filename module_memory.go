@@ -84,6 +84,40 @@ func NewMemoryModuleFromConfig(c MemoryConfig, t Thresholds) (*MemoryModule, err
 	return NewMemoryModule(opt, c), nil
 }
 
+// MemoryShedder is a module that holds memory it can give back, such as
+// the API module's cache. The engine registers every MemoryShedder with its
+// memory module's cleanup registry, so a memory cleanup asks it first.
+type MemoryShedder interface {
+	Module
+	// ShedMemory lets go of what is cheap to rebuild under
+	// memopt.PressureWarning, and of everything it can under
+	// memopt.PressureCritical, and returns the bytes freed.
+	ShedMemory(ctx context.Context, p memopt.Pressure) (freed int64, err error)
+}
+
+// shedderPriority places modules' caches in the cleanup order: they refill
+// on demand, so they go before an application's own state.
+const shedderPriority = 10
+
+// linkMemory registers m with the memory modules, or the shedders with m.
+func linkMemory(m Module, others []Module) {
+	if mm, ok := m.(*MemoryModule); ok {
+		for _, o := range others {
+			if s, ok := o.(MemoryShedder); ok {
+				mm.opt.Registry().Register(s.Name(), shedderPriority, s.ShedMemory)
+			}
+		}
+		return
+	}
+	if s, ok := m.(MemoryShedder); ok {
+		for _, o := range others {
+			if mm, ok := o.(*MemoryModule); ok {
+				mm.opt.Registry().Register(s.Name(), shedderPriority, s.ShedMemory)
+			}
+		}
+	}
+}
+
 // Optimizer returns the wrapped optimizer, for registering shrink
 // functions with Optimizer().Registry().
 func (m *MemoryModule) Optimizer() *memopt.Optimizer { return m.opt }

@@ -1,9 +1,13 @@
 package perfengine
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -134,5 +138,41 @@ func TestMemoryConfigValidate(t *testing.T) {
 				t.Errorf("validate(%+v) = %v, want a problem with %s", tc.c, err, tc.field)
 			}
 		})
+	}
+}
+
+// The engine puts the API module's cache in the memory module's cleanup
+// registry: a cleanup under pressure empties the coldest half of the cache.
+func TestMemoryCleanupShedsTheAPICache(t *testing.T) {
+	api, err := NewAPIModuleFromConfig(APIConfig{CacheRoutes: "GET /items/{n}=1m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Stop(context.Background())
+	mem, err := NewMemoryModuleFromConfig(MemoryConfig{DisableProfiles: true}, DefaultConfig().Thresholds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Modules.Memory = true
+	newTestEngine(t, cfg, api, mem)
+	if n := mem.Optimizer().Registry().Len(); n != 1 {
+		t.Fatalf("%d shrink functions registered, want the API cache's", n)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /items/{n}", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte("x"), 8<<10))
+	})
+	h := api.Optimizer().Middleware(mux)
+	for i := range 20 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", fmt.Sprintf("/items/%d", i), nil))
+	}
+	held := api.Optimizer().Cache().Stats().Bytes
+	rep, err := mem.Optimizer().Registry().Shrink(context.Background(), memopt.PressureWarning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Steps) != 1 || rep.Steps[0].Name != "api" || rep.Freed < int64(held)/3 {
+		t.Errorf("cleanup = %+v with %d bytes cached, want the api step freeing about half", rep, held)
 	}
 }

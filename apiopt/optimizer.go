@@ -200,6 +200,15 @@ func (o *Optimizer) Close() error {
 // Cache returns the response cache, nil when disabled.
 func (o *Optimizer) Cache() *cache.Cache { return o.cache }
 
+// ShedMemory lets go of a fraction (0 to 1) of the cache's bytes, the
+// coldest entries first, and returns the bytes freed; 0 without a cache.
+func (o *Optimizer) ShedMemory(fraction float64) int64 {
+	if o.cache == nil {
+		return 0
+	}
+	return o.cache.Shed(fraction)
+}
+
 // Middleware wraps next, typically a ServeMux so that statistics and cache
 // rules follow its route patterns.
 func (o *Optimizer) Middleware(next http.Handler) http.Handler {

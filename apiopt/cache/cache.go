@@ -138,6 +138,8 @@ type Cache struct {
 
 	// nextSweep is when a store next drops expired entries (Unix ns).
 	nextSweep atomic.Int64
+	// shedMu keeps two Sheds from restoring the bound in between.
+	shedMu sync.Mutex
 
 	hits, misses, stale, revalidated, stores, collapsed, invalidations atomic.Uint64
 	fromCache, saved, sharedHits, sharedErrors                         atomic.Uint64
@@ -457,6 +459,25 @@ func (c *Cache) InvalidateURL(host, ref string) bool {
 		c.invalidations.Add(1)
 	}
 	return ok
+}
+
+// Shed lets go of a fraction (0 to 1) of the bytes the cache holds, the
+// entries least likely to be asked for again first (otter's W-TinyLFU), and
+// returns the bytes freed. The bound stays as configured, so the cache
+// refills on demand: it is the shrink function a memory optimizer calls
+// under pressure.
+func (c *Cache) Shed(fraction float64) (freed int64) {
+	before := c.store.WeightedSize()
+	switch {
+	case fraction >= 1:
+		c.Purge()
+	case fraction > 0:
+		c.shedMu.Lock()
+		c.store.SetMaximum(uint64(float64(before) * (1 - fraction)))
+		c.store.SetMaximum(uint64(c.cfg.MaxBytes))
+		c.shedMu.Unlock()
+	}
+	return max(int64(before)-int64(c.store.WeightedSize()), 0)
 }
 
 // Purge drops every entry.

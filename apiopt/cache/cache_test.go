@@ -759,3 +759,34 @@ func TestAnonymousEntryNotServedToAuthenticated(t *testing.T) {
 		t.Errorf("anonymous request after: %q, want a hit", got)
 	}
 }
+
+// Under memory pressure the cache gives up part of what it holds, and then
+// refills up to its usual bound.
+func TestShed(t *testing.T) {
+	c := newCache(t, newClock(), Config{})
+	c.SetRouteTTL("GET /a/{n}", time.Minute)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /a/{n}", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte("x"), 4096))
+	})
+	h := c.Middleware(mux)
+	fill := func(from, to int) {
+		for i := from; i < to; i++ {
+			do(h, "GET", fmt.Sprintf("/a/%d", i))
+		}
+	}
+	fill(0, 40)
+	before := c.Stats()
+	freed := c.Shed(0.5)
+	half := c.Stats()
+	if freed <= 0 || half.Bytes > before.Bytes*6/10 || half.Entries >= before.Entries {
+		t.Errorf("Shed(0.5): freed %d; %d entries, %d bytes -> %d entries, %d bytes; want about half gone", freed, before.Entries, before.Bytes, half.Entries, half.Bytes)
+	}
+	fill(40, 80)
+	if got := c.Stats().Entries; got < half.Entries+40 {
+		t.Errorf("after shedding, %d entries for %d+40 stored: the bound did not come back", got, half.Entries)
+	}
+	if c.Shed(1); c.Stats().Entries != 0 {
+		t.Errorf("Shed(1) left %d entries", c.Stats().Entries)
+	}
+}

@@ -99,6 +99,28 @@ func sortFloats(xs []float64) {
 	}
 }
 
+// startUp feeds d one GC every `every`, n in all: the live heaps of
+// warmUp (MiB) while the process loads, then heap(el) plus noise (MiB),
+// stopping early when stop says so. It returns the time of the last GC fed.
+func startUp(d *Detector, seed uint64, every time.Duration, n int, warmUp []float64, heap func(el time.Duration) float64, noise float64, stop func() bool) time.Duration {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	var el time.Duration
+	for i := range n {
+		el = time.Duration(i) * every
+		live := heap(el)
+		if i < len(warmUp) {
+			live = warmUp[i] * mib
+		}
+		live += rng.NormFloat64() * noise * mib
+		d.Add(Sample{Time: start.Add(el), GCCycles: uint64(i + 1), HeapLive: uint64(live), Goroutines: 20})
+		if stop() {
+			break
+		}
+	}
+	return el
+}
+
 // A process that has just started grows its live heap by multiples while it
 // loads; those first points must not make the steady heap after them look
 // like a trend.
@@ -107,18 +129,8 @@ func TestWarmUpIsNotATrend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	rng := rand.New(rand.NewPCG(3, 4))
-	cycle := uint64(0)
-	for i := range 3 * 60 / 5 { // 3 minutes of 5 s samples, a GC each
-		live := 20.0 * mib
-		if i < 4 { // 2, 5, 10, 15 MiB while the process loads
-			live = []float64{2, 5, 10, 15}[i] * mib
-		}
-		live += rng.NormFloat64() * 0.3 * mib
-		cycle++
-		d.Add(Sample{Time: start.Add(time.Duration(i) * 5 * time.Second), GCCycles: cycle, HeapLive: uint64(live), Goroutines: 20})
-	}
+	// 3 minutes of a GC every 5 s, at 20 MiB after 2, 5, 10 and 15.
+	startUp(d, 3, 5*time.Second, 36, []float64{2, 5, 10, 15}, func(time.Duration) float64 { return 20 * mib }, 0.3, func() bool { return false })
 	if first := d.heap[0].v; first < 18*mib {
 		t.Errorf("the trend is tested from a live heap of %.1f MiB, want from the 20 MiB after the warm-up", first/mib)
 	}
@@ -137,23 +149,11 @@ func TestFastLeakAfterWarmUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	rng := rand.New(rand.NewPCG(5, 6))
-	at := time.Duration(-1)
-	for i := range 6 * 60 / 10 { // 6 minutes, a GC every 10 s
-		el := time.Duration(i) * 10 * time.Second
-		live := 16*mib + 5*mib*el.Minutes() // 5 MiB/min
-		if i < 3 {                          // 2, 8, 12 MiB while the process loads
-			live = []float64{2, 8, 12}[i] * mib
-		}
-		live += rng.NormFloat64() * 0.5 * mib
-		d.Add(Sample{Time: start.Add(el), GCCycles: uint64(i + 1), HeapLive: uint64(live), Goroutines: 20})
-		if len(d.Leaks()) > 0 {
-			at = el
-			break
-		}
-	}
-	if at < 0 || at > 4*time.Minute {
-		t.Errorf("a 5 MiB/min leak on a 16 MiB heap reported at %v (-1: not in 6 minutes), want within 4 minutes", at)
+	// 6 minutes of a GC every 10 s: 2, 8, 12 MiB, then 16 MiB growing 5 MiB/min.
+	leak := func(el time.Duration) float64 { return 16*mib + 5*mib*el.Minutes() }
+	reported := func() bool { return len(d.Leaks()) > 0 }
+	at := startUp(d, 5, 10*time.Second, 36, []float64{2, 8, 12}, leak, 0.5, reported)
+	if !reported() || at > 4*time.Minute {
+		t.Errorf("a 5 MiB/min leak on a 16 MiB heap: reported %v at %v, want within 4 minutes", reported(), at)
 	}
 }

@@ -30,9 +30,6 @@ const (
 	RegressionAlarmsTotal = "regression_alarms_total"
 )
 
-// maxRegressionFindings bounds the findings kept for Summary.
-const maxRegressionFindings = 50
-
 // RegressionModule feeds every key series the engine sees (response time,
 // throughput, error rate, and per-route latency and error rate)
 // to a live change detector. A change for the worse becomes a Finding and a
@@ -46,12 +43,15 @@ type RegressionModule struct {
 	rb  *regress.Rollbacker
 	now func() time.Time
 
-	mu       sync.Mutex
-	windows  map[string][]float64     // recent finite values by key series
-	version  string                   // running version, from the snapshots
-	active   map[string]regress.Alarm // key series regressed, by key
-	streak   int                      // consecutive intervals with a regression
-	findings []Finding
+	mu      sync.Mutex
+	windows map[string][]float64     // recent finite values by key series
+	version string                   // running version, from the snapshots
+	active  map[string]regress.Alarm // key series regressed, by key
+	streak  int                      // consecutive intervals with a regression
+	// findings holds one finding per series regressed now: a series that
+	// shifts back drops its finding, so Summary lists what is wrong, not
+	// every alarm since start.
+	findings map[string]Finding
 	applied  int
 }
 
@@ -109,7 +109,7 @@ func NewRegressionModule(c RegressionConfig, opts ...RegressionOption) (*Regress
 		Actuator: act, DryRun: c.DryRun, Cooldown: c.RollbackCooldown.D(),
 		Consecutive: c.ConsecutiveFailures, Clock: o.now,
 	})
-	return &RegressionModule{det: det, rb: rb, now: o.now, active: map[string]regress.Alarm{}, windows: map[string][]float64{}}, nil
+	return &RegressionModule{det: det, rb: rb, now: o.now, active: map[string]regress.Alarm{}, findings: map[string]Finding{}, windows: map[string][]float64{}}, nil
 }
 
 // Detector returns the wrapped detector, for baselines and comparisons.
@@ -201,7 +201,9 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 		}
 		worse := a.Up == (regress.DirectionOf(name) == regress.LowerIsBetter)
 		if !worse {
-			delete(m.active, k) // back to (or better than) where it was
+			// Back to (or better than) where it was.
+			delete(m.active, k)
+			delete(m.findings, k)
 			continue
 		}
 		m.active[k] = a
@@ -209,12 +211,12 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 		if a.ChangePct >= 100 || a.ChangePct <= -50 {
 			sev = SeverityCritical
 		}
-		m.addFinding(Finding{
+		m.findings[k] = Finding{
 			Module: m.Name(), Kind: FindingRegression, Severity: sev,
 			Title:  fmt.Sprintf("%s changed %+.0f%% (%.4g → %.4g)", k, a.ChangePct, a.MeanBefore, a.MeanAfter),
 			Detail: fmt.Sprintf("live change detector (CUSUM) confirmed a shift %d intervals after it began; version %s", a.Index-a.Start, versionOf(snap.Config)),
 			Time:   snap.Time,
-		})
+		}
 	}
 	if len(m.active) == 0 {
 		m.streak = 0
@@ -324,14 +326,14 @@ func (m *RegressionModule) JudgeAgainst(ctx context.Context, st store.Store, ver
 func (m *RegressionModule) Findings() []Finding {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return slices.Clone(m.findings)
-}
-
-func (m *RegressionModule) addFinding(f Finding) {
-	m.findings = append(m.findings, f)
-	if len(m.findings) > maxRegressionFindings {
-		m.findings = slices.Delete(m.findings, 0, len(m.findings)-maxRegressionFindings)
-	}
+	out := slices.Collect(maps.Values(m.findings))
+	slices.SortFunc(out, func(a, b Finding) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Title, b.Title)
+	})
+	return out
 }
 
 func versionOf(c Config) string {

@@ -133,6 +133,21 @@ func TestRegressionModuleDirections(t *testing.T) {
 	if len(m.Findings()) != 0 {
 		t.Errorf("findings %+v for an improvement", m.Findings())
 	}
+	// Latency that steps up is a finding while it lasts, and none once it
+	// is back: the summary lists what is wrong now.
+	for i := range 80 {
+		v := 100.0
+		if i >= 25 && i < 50 {
+			v = 400
+		}
+		feed(metrics.ResponseTimeMs, v+float64(i%3))
+		if i == 49 && len(m.Findings()) != 1 {
+			t.Fatalf("findings while latency is up: %+v, want one", m.Findings())
+		}
+	}
+	if len(m.Findings()) != 0 {
+		t.Errorf("findings after latency came back: %+v, want none", m.Findings())
+	}
 	// A series that is not a key series is ignored.
 	for range 30 {
 		feed("goroutines", 5)

@@ -162,6 +162,26 @@ func tooSmall(name string, a regress.Alarm) bool {
 	return false
 }
 
+// recoveryPoints is how many of a series' latest values must be back for a
+// regression to count as over.
+const recoveryPoints = 5
+
+// recovered reports whether the series has come at least halfway back from
+// a's shift over its last recoveryPoints values. The change detector itself
+// may never report the way back: it re-baselines after each alarm, and the
+// return can come in steps each too small to report.
+func recovered(a regress.Alarm, w []float64) bool {
+	if len(w) < recoveryPoints {
+		return false
+	}
+	mid := metrics.Select(slices.Clone(w[len(w)-recoveryPoints:]), recoveryPoints/2)
+	half := (a.MeanBefore + a.MeanAfter) / 2
+	if a.MeanAfter > a.MeanBefore {
+		return mid <= half
+	}
+	return mid >= half
+}
+
 // measured maps a reading to what the detector sees: a latency of zero is
 // an interval without requests, not a fast one, so it is missing.
 func measured(name string, v float64) float64 {
@@ -197,6 +217,10 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 		}
 		a, ok := m.det.Observe(k, v)
 		if !ok || tooSmall(name, a) {
+			if prev, regressed := m.active[k]; regressed && recovered(prev, m.windows[k]) {
+				delete(m.active, k)
+				delete(m.findings, k)
+			}
 			continue
 		}
 		worse := a.Up == (regress.DirectionOf(name) == regress.LowerIsBetter)

@@ -148,6 +148,24 @@ func TestRegressionModuleDirections(t *testing.T) {
 	if len(m.Findings()) != 0 {
 		t.Errorf("findings after latency came back: %+v, want none", m.Findings())
 	}
+	// A way back in steps, each too small for the detector to report, still
+	// ends the regression.
+	for i := range 60 {
+		v := 100.0
+		if i >= 25 {
+			v = 130
+		}
+		feed(metrics.ResponseTimeMs, v+float64(i%3))
+	}
+	if len(m.Findings()) != 1 {
+		t.Fatalf("findings after a 30 ms step: %+v, want one", m.Findings())
+	}
+	for i, v := range []float64{126, 122, 118, 114, 110, 106, 102, 100, 100, 100, 100, 100, 100} {
+		feed(metrics.ResponseTimeMs, v+float64(i%3))
+	}
+	if len(m.Findings()) != 0 {
+		t.Errorf("findings after latency came back in small steps: %+v, want none", m.Findings())
+	}
 	// A series that is not a key series is ignored.
 	for range 30 {
 		feed("goroutines", 5)

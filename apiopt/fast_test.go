@@ -35,7 +35,7 @@ func TestFastHandler(t *testing.T) {
 		{"GET", "/api/products", "br", "perfengine; hit", "br"},
 		{"GET", "/api/products", "gzip;q=0.5, zstd", "perfengine; hit", "zstd"},
 		{"HEAD", "/api/products", "", "perfengine; hit", ""},
-		{"GET", "/api/me", "", "perfengine; fwd=uri-miss", ""},
+		{"GET", "/api/me", "", "perfengine; fwd=uri-miss; detail=authorization", ""},
 	}
 	var identity []byte
 	for _, tc := range tests {

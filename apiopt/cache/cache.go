@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +73,26 @@ type Config struct {
 	// RouteOf names the route of a request when the handler is not a
 	// ServeMux (which sets Request.Pattern). Optional.
 	RouteOf func(*http.Request) string
+	// TargetedFields are the response fields whose directives this cache
+	// obeys instead of Cache-Control and Expires (RFC 9213 targeted cache
+	// control), the first present and valid one winning. Default
+	// [DefaultTargetedField, "CDN-Cache-Control"]; an empty, non-nil slice
+	// obeys Cache-Control alone.
+	TargetedFields []string
+	// ForwardTargeted sends the targeted fields on to clients. By default
+	// the cache they were meant for consumes them, so a browser or a CDN
+	// further down never sees directives aimed at this cache.
+	ForwardTargeted bool
+	// CookieRoutes are the routes (ServeMux patterns) whose responses are
+	// stored even though they carry Set-Cookie. The cookie itself is never
+	// stored or replayed: a hit answers without it. Every other response
+	// that sets a cookie passes through unstored (Cache-Status
+	// "detail=set-cookie"), so one user's session never reaches another.
+	CookieRoutes []string
+	// StorePOST stores a POST response that names its own target URI in
+	// Content-Location and carries explicit freshness, as the answer to a
+	// later GET of that URI (RFC 9110 §9.3.3). Off by default.
+	StorePOST bool
 	// Clock is the time source; default time.Now.
 	Clock func() time.Time
 	// Logger; default discards.
@@ -89,6 +110,11 @@ func (c Config) Validate() error {
 	}
 	if c.Keep < 0 {
 		errs = append(errs, fmt.Errorf("cache: Keep %v must not be negative", c.Keep))
+	}
+	for _, f := range c.TargetedFields {
+		if f == "" || strings.ContainsAny(f, " \t\r\n:") {
+			errs = append(errs, fmt.Errorf("cache: TargetedFields entry %q is not a field name", f))
+		}
 	}
 	if c.MinTTL < 0 || c.MaxTTL < 0 || (c.MaxTTL > 0 && c.MinTTL > c.MaxTTL) {
 		errs = append(errs, fmt.Errorf("cache: MinTTL %v and MaxTTL %v must be non-negative with MinTTL <= MaxTTL", c.MinTTL, c.MaxTTL))
@@ -145,6 +171,11 @@ type Cache struct {
 	fromCache, saved, sharedHits, sharedErrors                         atomic.Uint64
 
 	hdrHit, hdrStale []string
+	// hidden are the response fields never sent downstream (the targeted
+	// fields, unless forwarded).
+	hidden []string
+	// cookieRoutes may store responses that set cookies.
+	cookieRoutes map[string]bool
 }
 
 // node holds every Vary variant of one URL.
@@ -180,6 +211,14 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.Keep == 0 {
 		cfg.Keep = DefaultKeep
 	}
+	targeted := cfg.TargetedFields
+	if targeted == nil {
+		targeted = []string{DefaultTargetedField, "CDN-Cache-Control"}
+	}
+	cfg.TargetedFields = make([]string, len(targeted))
+	for i, f := range targeted {
+		cfg.TargetedFields[i] = http.CanonicalHeaderKey(f)
+	}
 	c := &Cache{cfg: cfg, now: cfg.Clock, log: cfg.Logger, seed: maphash.MakeSeed(), tags: map[string]map[uint64]struct{}{}}
 	if c.now == nil {
 		c.now = time.Now
@@ -189,6 +228,13 @@ func New(cfg Config) (*Cache, error) {
 	}
 	c.hdrHit = []string{cfg.Name + "; hit"}
 	c.hdrStale = []string{cfg.Name + "; hit; fwd=stale; detail=stale-while-revalidate"}
+	if !cfg.ForwardTargeted {
+		c.hidden = cfg.TargetedFields
+	}
+	c.cookieRoutes = make(map[string]bool, len(cfg.CookieRoutes))
+	for _, r := range cfg.CookieRoutes {
+		c.cookieRoutes[r] = true
+	}
 	empty := map[string]time.Duration{}
 	c.rules.Store(&empty)
 	store, err := otter.New(&otter.Options[uint64, *node]{
@@ -290,7 +336,7 @@ func (c *Cache) lookup(key uint64, r *http.Request, uri string) (*node, *Entry) 
 		return nil, nil
 	}
 	for _, e := range n.variants {
-		if e.matches(r.Header) {
+		if e.part == nil && e.matches(r.Header) {
 			return n, e
 		}
 	}
@@ -312,6 +358,9 @@ func (c *Cache) put(key uint64, host, uri string, e *Entry, ttlHint time.Duratio
 			}
 		}
 		n.variants = append(n.variants, e)
+		if e.part != nil {
+			n.variants = c.assemble(n.variants, e)
+		}
 		return n, otter.WriteOp
 	})
 	c.stores.Add(1)
@@ -381,7 +430,16 @@ func (n *node) keepUntil(keep time.Duration) time.Time {
 // maxKeep bounds keepUntil's arithmetic against overflow.
 const maxKeep = 100 * 365 * 24 * time.Hour
 
+// sameVary reports whether b stored after a replaces it: the same request
+// selects both, in the same coding and, for 206s, the same range.
 func sameVary(a, b *Entry) bool {
+	if a.coded != b.coded || (a.part == nil) != (b.part == nil) || (a.part != nil && *a.part != *b.part) {
+		return false
+	}
+	return sameVaryValues(a, b)
+}
+
+func sameVaryValues(a, b *Entry) bool {
 	if len(a.VaryNames) != len(b.VaryNames) {
 		return false
 	}

@@ -32,6 +32,7 @@ type Directives struct {
 	NoTransform     bool
 	OnlyIfCached    bool
 	Immutable       bool
+	MustUnderstand  bool
 
 	MaxAge               time.Duration
 	SMaxAge              time.Duration
@@ -50,7 +51,7 @@ const MaxStaleAny = time.Duration(1<<63 - 1)
 // counts as zero (so max-age=abc means stale, as §4.2.1 asks), and the error
 // wraps ErrCacheControl. It never panics.
 func ParseCacheControl(values []string) (Directives, error) {
-	d := Directives{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
+	d := noDirectives()
 	var bad bool
 	n := 0
 	for _, v := range values {
@@ -134,6 +135,8 @@ func (d *Directives) apply(name, arg string, hasArg bool) bool {
 		d.OnlyIfCached = true
 	case "immutable":
 		d.Immutable = true
+	case "must-understand":
+		d.MustUnderstand = true
 	case "max-age":
 		return delta(&d.MaxAge)
 	case "s-maxage":
@@ -179,4 +182,71 @@ func parseDelta(s string) (time.Duration, bool) {
 		return d, true
 	}
 	return maxDelta, true
+}
+
+// noDirectives is the Directives of an absent field.
+func noDirectives() Directives {
+	return Directives{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
+}
+
+// DefaultTargetedField is this cache's own targeted cache-control field
+// (RFC 9213), obeyed ahead of CDN-Cache-Control and Cache-Control.
+const DefaultTargetedField = "Perfengine-Cache-Control"
+
+// ParseTargeted reads a targeted cache-control field (RFC 9213 §2.1), a
+// Structured Field Dictionary such as `max-age=60, stale-if-error=300`.
+// ok is false when the field is absent, empty or does not parse: RFC 9213
+// §2.2 then has the cache fall back to the next targeted field or to
+// Cache-Control. A directive whose value has the wrong type (max-age=1.5,
+// max-age="60", no-store=7) is ignored on its own, as §2.1 asks of values
+// that break the directive's inferred constraints.
+func ParseTargeted(values []string) (d Directives, ok bool) {
+	d = noDirectives()
+	if len(values) == 0 {
+		return d, false
+	}
+	dict, err := parseSFDictionary(values)
+	if err != nil || len(dict) == 0 {
+		return d, false
+	}
+	for name, m := range dict {
+		flag := m.kind == sfBoolean && m.boolean
+		// no-cache and private may name fields; a list or string of them
+		// is taken as the unqualified directive, the careful reading.
+		listed := flag || m.kind == sfInnerList || m.kind == sfString
+		delta := func(dst *time.Duration) {
+			if m.kind == sfInteger && m.integer >= 0 {
+				*dst = min(time.Duration(min(m.integer, int64(maxDelta/time.Second)))*time.Second, maxDelta)
+			}
+		}
+		switch name {
+		case "no-store":
+			d.NoStore = flag
+		case "no-cache":
+			d.NoCache = listed
+		case "private":
+			d.Private = listed
+		case "public":
+			d.Public = flag
+		case "must-revalidate":
+			d.MustRevalidate = flag
+		case "proxy-revalidate":
+			d.ProxyRevalidate = flag
+		case "no-transform":
+			d.NoTransform = flag
+		case "immutable":
+			d.Immutable = flag
+		case "must-understand":
+			d.MustUnderstand = flag
+		case "max-age":
+			delta(&d.MaxAge)
+		case "s-maxage":
+			delta(&d.SMaxAge)
+		case "stale-while-revalidate":
+			delta(&d.StaleWhileRevalidate)
+		case "stale-if-error":
+			delta(&d.StaleIfError)
+		}
+	}
+	return d, true
 }

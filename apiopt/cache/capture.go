@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,7 @@ type captureWriter struct {
 	abort   bool
 	buf     bytes.Buffer
 	entry   *Entry // built at WriteHeader when storable
+	detail  string // why the response was not stored, for Cache-Status
 }
 
 func (cw *captureWriter) Header() http.Header {
@@ -47,7 +49,7 @@ func (cw *captureWriter) WriteHeader(code int) {
 	}
 	if code >= 100 && code < 200 {
 		if code != http.StatusSwitchingProtocols {
-			cw.w.WriteHeader(code)
+			cw.interim(code)
 		}
 		return
 	}
@@ -65,12 +67,38 @@ func (cw *captureWriter) WriteHeader(code int) {
 			return
 		}
 	}
-	if e := cw.c.storable(cw.req, h, code, now); e != nil && !cw.noStore {
+	e, why := cw.c.storable(cw.req, h, code, now)
+	if e != nil && cw.noStore {
+		e, why = nil, "request-no-store"
+	}
+	if e != nil {
 		cw.entry = e
 		cw.buffer = true
 		return
 	}
+	cw.detail = why
 	cw.passThrough()
+}
+
+// interim sends a 1xx response (103 Early Hints and its Link fields) to the
+// client at once. The handler wrote those fields into our header map, which
+// the client's writer never sees, so they are lent to it for the interim
+// response and taken back: the final response is built from the entry, and
+// an interim response is never stored.
+func (cw *captureWriter) interim(code int) {
+	dst := cw.w.Header()
+	prev := dst.Clone()
+	for k, v := range cw.Header() {
+		dst[k] = v
+	}
+	for _, k := range cw.c.hidden {
+		delete(dst, k)
+	}
+	cw.w.WriteHeader(code)
+	clear(dst)
+	for k, v := range prev {
+		dst[k] = v
+	}
 }
 
 // passThrough sends the header to the client and lets waiters go.
@@ -84,7 +112,14 @@ func (cw *captureWriter) passThrough() {
 		dst[k] = v
 	}
 	delete(dst, SurrogateKeyHeader)
-	dst.Set("Cache-Status", cw.c.cfg.Name+"; fwd="+cw.fwd)
+	for _, k := range cw.c.hidden {
+		delete(dst, k)
+	}
+	status := cw.c.cfg.Name + "; fwd=" + cw.fwd
+	if cw.detail != "" {
+		status += "; detail=" + cw.detail
+	}
+	dst.Set("Cache-Status", status)
 	cw.w.WriteHeader(cw.code)
 	if cw.buf.Len() > 0 {
 		_, _ = cw.w.Write(cw.buf.Bytes())
@@ -110,6 +145,7 @@ func (cw *captureWriter) Write(b []byte) (int, error) {
 	case cw.buffer:
 		if cw.buf.Len()+len(b) > cw.c.cfg.MaxEntryBytes {
 			cw.entry = nil
+			cw.detail = "too-large"
 			cw.passThrough()
 			return cw.w.Write(b)
 		}
@@ -131,6 +167,7 @@ func (cw *captureWriter) FlushError() error {
 	}
 	if cw.buffer {
 		cw.entry = nil
+		cw.detail = "streamed"
 		cw.passThrough()
 	}
 	return http.NewResponseController(cw.w).Flush()
@@ -195,7 +232,7 @@ func (cw *captureWriter) finish(key uint64, uri string) Outcome {
 	if e.ByRule && c.cfg.Adaptive {
 		e.Lifetime = c.adapt(key, e, unchanged, cw.stale != nil && !unchanged)
 	}
-	e.build(c.cfg.Compressor)
+	e.build(c.cfg.Compressor, c.hidden)
 	c.put(key, cw.orig.Host, uri, e, e.Lifetime)
 	if cw.flight != nil {
 		cw.flight.release(e)
@@ -213,45 +250,67 @@ func (cw *captureWriter) finish(key uint64, uri string) Outcome {
 }
 
 // storable builds the entry for a response a shared cache may store, or
-// returns nil. RFC 9111 §3 plus our own rules: nothing that sets a cookie,
-// nothing that varies on credentials, nothing already content-coded.
-func (c *Cache) storable(req *http.Request, h http.Header, code int, now time.Time) *Entry {
-	if req.Method != http.MethodGet || code == http.StatusPartialContent || code == http.StatusNotModified {
-		return nil
+// returns nil and why not, in a word for Cache-Status. RFC 9111 §3 plus our
+// own rules: nothing that sets a cookie (unless its route opts in), nothing
+// that varies on credentials.
+func (c *Cache) storable(req *http.Request, h http.Header, code int, now time.Time) (*Entry, string) {
+	if req.Method != http.MethodGet || code == http.StatusNotModified {
+		return nil, "method"
 	}
-	cc, _ := ParseCacheControl(h["Cache-Control"])
-	if cc.NoStore || cc.Private {
-		return nil
+	cc, targeted := c.directives(h)
+	if cc.MustUnderstand {
+		// must-understand overrides no-store for the codes whose caching
+		// rules we implement, and forbids storing the others (§5.2.2.3).
+		if !understoodStatus(code) {
+			return nil, "must-understand"
+		}
+		cc.NoStore = false
 	}
-	if len(h["Set-Cookie"]) != 0 || len(h["Content-Range"]) != 0 {
-		return nil
+	switch {
+	case cc.NoStore:
+		return nil, "no-store"
+	case cc.Private:
+		return nil, "private"
 	}
-	if ce := h.Get("Content-Encoding"); ce != "" && ce != "identity" {
-		return nil
+	route := req.Pattern
+	if route == "" && c.cfg.RouteOf != nil {
+		route = c.cfg.RouteOf(req)
+	}
+	if len(h["Set-Cookie"]) != 0 && !c.cookieRoutes[route] {
+		return nil, "set-cookie"
+	}
+	var part *span
+	if code == http.StatusPartialContent {
+		var ok bool
+		if part, ok = parseContentRange(h.Get("Content-Range")); !ok || len(h["Content-Range"]) != 1 {
+			return nil, "content-range"
+		}
+	} else if len(h["Content-Range"]) != 0 {
+		return nil, "content-range"
+	}
+	coded := ""
+	if ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding"))); ce != "" && ce != "identity" {
+		coded = ce // the origin's own coding: stored and served as sent
 	}
 	if ct := h.Get("Content-Type"); len(ct) >= 17 && ct[:17] == "text/event-stream" {
-		return nil
+		return nil, "event-stream"
 	}
 	auth := len(req.Header["Authorization"]) != 0
 	if auth && !cc.Public && cc.SMaxAge < 0 && !cc.MustRevalidate {
-		return nil
+		return nil, "authorization"
 	}
-	fields, ok := varyFields(h)
+	fields, varyCoding, ok := varyFields(h, coded != "")
 	if !ok {
-		return nil
+		return nil, "vary"
 	}
 	date := now
 	if d, err := http.ParseTime(h.Get("Date")); err == nil {
 		date = d
 	}
-	fr := lifetime(h, cc, code, date, c.cfg.MaxTTL)
+	fr := lifetime(h, cc, targeted, code, date, c.cfg.MaxTTL)
 	byRule := false
 	if !fr.explicit && !cc.NoCache {
-		route := req.Pattern
-		if route == "" && c.cfg.RouteOf != nil {
-			route = c.cfg.RouteOf(req)
-		}
-		if ttl, ok := (*c.rules.Load())[route]; ok && !auth && heuristicStatus(code) {
+		if ttl, ok := (*c.rules.Load())[route]; ok && !auth && (heuristicStatus(code) || code == http.StatusPartialContent) {
 			fr = freshness{lifetime: ttl}
 			byRule = true
 		}
@@ -259,10 +318,10 @@ func (c *Cache) storable(req *http.Request, h http.Header, code int, now time.Ti
 	validator := h.Get("ETag") != "" || h.Get("Last-Modified") != ""
 	if fr.lifetime <= 0 && !(cc.NoCache || fr.explicit) {
 		// Nothing tells us how long it stays fresh: not worth storing.
-		return nil
+		return nil, "no-freshness"
 	}
 	if fr.lifetime <= 0 && !validator && cc.SMaxAge < 0 && cc.MaxAge < 0 {
-		return nil
+		return nil, "no-freshness"
 	}
 	stored := http.Header{}
 	for k, v := range h {
@@ -278,32 +337,49 @@ func (c *Cache) storable(req *http.Request, h http.Header, code int, now time.Ti
 	if apparent < 0 {
 		apparent = 0
 	}
-	if a, err := strconv.ParseInt(h.Get("Age"), 10, 64); err == nil && a >= 0 && time.Duration(a)*time.Second > apparent {
-		apparent = time.Duration(a) * time.Second
+	if a, ok := ageOf(h); ok && a > apparent {
+		apparent = a
 	}
 	e := &Entry{
-		Status: code, Header: stored, Route: req.Pattern, Tags: append(tagsOf(h), pathTag(req.URL.Path)),
+		Status: code, Header: stored, Route: route, Tags: append(tagsOf(h), pathTag(req.URL.Path)),
 		StoredAt: now, InitialAge: apparent, Lifetime: fr.lifetime, ByRule: byRule,
 		Revalidate: cc.MustRevalidate || cc.ProxyRevalidate || cc.SMaxAge >= 0,
 		NoCache:    cc.NoCache,
 		SWR:        max(cc.StaleWhileRevalidate, 0), SIE: max(cc.StaleIfError, 0),
 		VaryNames:  fields,
 		originETag: h.Get("ETag"),
-	}
-	if e.Route == "" && c.cfg.RouteOf != nil {
-		e.Route = c.cfg.RouteOf(req)
+		coded:      coded,
+		varyCoding: varyCoding,
+		part:       part,
 	}
 	if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
 		e.lastMod = lm
 	}
-	if et := e.originETag; len(et) > 2 && et[0] == '"' {
-		e.ETag = et // a strong origin validator is kept as is
+	// The origin's validator, weak or strong, stays the identity
+	// representation's: clients revalidate with what the origin gave them.
+	if validETag(e.originETag) {
+		e.ETag = e.originETag
 	}
 	e.VaryValues = make([]string, len(fields))
 	for i, f := range fields {
 		e.VaryValues[i] = requestValue(req.Header, f)
 	}
-	return e
+	e.language = strings.ToLower(strings.TrimSpace(h.Get("Content-Language")))
+	return e, ""
+}
+
+// validETag reports an entity-tag of RFC 9110 §8.8.3 form, W/ optional.
+func validETag(t string) bool {
+	t = strings.TrimPrefix(t, "W/")
+	if len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
+		return false
+	}
+	for i := 1; i < len(t)-1; i++ {
+		if c := t[i]; c == '"' || c < 0x21 && c != 0x09 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // pathTag is the implicit surrogate key of every entry for a path, so a
@@ -323,12 +399,12 @@ func (c *Cache) refresh(old *Entry, h http.Header, now time.Time) *Entry {
 	}
 	e.Header["Date"] = []string{now.UTC().Format(http.TimeFormat)}
 	e.StoredAt, e.InitialAge = now, 0
-	cc, _ := ParseCacheControl(e.Header["Cache-Control"])
+	cc, targeted := c.directives(e.Header)
 	if !e.ByRule {
-		e.Lifetime = lifetime(e.Header, cc, e.Status, now, c.cfg.MaxTTL).lifetime
+		e.Lifetime = lifetime(e.Header, cc, targeted, e.Status, now, c.cfg.MaxTTL).lifetime
 	}
 	e.variants = [4]*variant{}
-	e.build(c.cfg.Compressor)
+	e.build(c.cfg.Compressor, c.hidden)
 	return &e
 }
 

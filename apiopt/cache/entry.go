@@ -38,6 +38,17 @@ type Entry struct {
 	originETag string // the origin's own validator, sent back when revalidating
 	lastMod    time.Time
 
+	// coded is the origin's own Content-Encoding, stored and served as sent
+	// ("" for identity bodies, which the cache codes itself), and
+	// varyCoding that the origin varied it on Accept-Encoding.
+	coded      string
+	varyCoding bool
+	// part is the byte range a stored 206 holds; nil for a whole body.
+	part *span
+	// language is the Content-Language, for matching Accept-Language by
+	// what the response would select rather than by the exact value.
+	language string
+
 	// localUntil, for an entry read from the shared backend, is when the
 	// process stops trusting its copy; zero for entries stored here.
 	localUntil time.Time
@@ -96,23 +107,25 @@ func bodyETag(body []byte) string {
 // codingETag derives the validator of a coded representation, which must
 // differ from the identity one (RFC 9110 §8.8.3).
 func codingETag(etag string, e compress.Encoding) string {
+	// A weak tag (W/"x") ends in a quote too, and its codings stay weak.
 	if e == compress.Identity || !strings.HasSuffix(etag, `"`) {
 		return etag
 	}
 	return etag[:len(etag)-1] + "-" + e.String() + `"`
 }
 
-// build prepares the coded bodies and header lines. comp may be nil.
-func (e *Entry) build(comp *compress.Compressor) {
+// build prepares the coded bodies and header lines. comp may be nil;
+// hidden fields are stored but never sent.
+func (e *Entry) build(comp *compress.Compressor, hidden []string) {
 	base := make([]field, 0, len(e.Header)+4)
 	for k, vs := range e.Header {
-		if k == "Etag" || k == "ETag" || k == "Vary" {
+		if k == "Etag" || k == "ETag" || k == "Vary" || slices.Contains(hidden, k) {
 			continue
 		}
 		base = append(base, field{k, slices.Clip(slices.Clone(vs))})
 	}
 	vary := slices.Clone(e.Header["Vary"])
-	compressible := comp != nil && len(e.Body) >= comp.MinSize() &&
+	compressible := comp != nil && e.coded == "" && e.part == nil && len(e.Body) >= comp.MinSize() &&
 		comp.Compressible(e.Header.Get("Content-Type")) && !hasNoTransform(e.Header)
 	if compressible && !hasAcceptEncoding(vary) {
 		vary = append(vary, "Accept-Encoding")
@@ -187,22 +200,36 @@ func (e *Entry) VisitHeader(enc compress.Encoding, fn func(name, value string)) 
 
 // matchesFunc is matches for a request whose fields get returns.
 func (e *Entry) matchesFunc(get func(name string) string) bool {
+	if e.varyCoding && !accepts(get("Accept-Encoding"), e.coded) {
+		return false
+	}
 	for i, name := range e.VaryNames {
-		if get(name) != e.VaryValues[i] {
+		if v := get(name); v != e.VaryValues[i] && !e.selects(name, v) {
 			return false
 		}
 	}
 	return true
 }
 
-// matches reports whether a request selects e by its Vary fields.
+// matches reports whether a request selects e by its Vary fields: the same
+// normalised values, or for Accept-Language a first preference that e's
+// Content-Language satisfies, which is what the origin would choose too.
 func (e *Entry) matches(h http.Header) bool {
+	if e.varyCoding && !accepts(strings.Join(h["Accept-Encoding"], ","), e.coded) {
+		return false
+	}
 	for i, name := range e.VaryNames {
-		if requestValue(h, name) != e.VaryValues[i] {
+		if v := requestValue(h, name); v != e.VaryValues[i] && !e.selects(name, v) {
 			return false
 		}
 	}
 	return true
+}
+
+// selects reports whether a request's value of a varied field would select
+// e although it differs from the value e was stored for.
+func (e *Entry) selects(name, value string) bool {
+	return name == "Accept-Language" && languageMatches(preferredLanguage(value), e.language)
 }
 
 // ageValues holds ready Age header lines for small ages, so a hit formats

@@ -70,7 +70,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	if vs := r.Header["Cache-Control"]; len(vs) > 0 {
 		req, _ = ParseCacheControl(vs) // a malformed one only makes us more careful
 	} else {
-		req = Directives{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
+		req = noDirectives()
 		if p := r.Header.Get("Pragma"); strings.Contains(strings.ToLower(p), "no-cache") {
 			req.NoCache = true
 		}
@@ -82,7 +82,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	if c.cfg.Shared != nil && (n == nil || (e != nil && !e.localUntil.IsZero() && now.After(e.localUntil))) {
 		n, e = c.lookupShared(r, key, uri, now)
 	}
-	if e != nil && !shareable(e, r) {
+	if e != nil && !c.shareable(e, r) {
 		// An authenticated request may get a different answer than the
 		// anonymous one stored; only an explicitly shared one serves it.
 		e = nil
@@ -118,6 +118,15 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 			}
 		}
 	}
+	if len(r.Header["Range"]) != 0 && r.Method == http.MethodGet && !req.NoCache {
+		if p := c.lookupPart(n, r); p != nil && c.shareable(p, r) {
+			if age := p.Age(now); p.Fresh(age) && (req.MaxAge < 0 || age <= req.MaxAge) {
+				c.hits.Add(1)
+				c.servePart(w, r, p, age, c.hdrHit)
+				return Hit, p.Route
+			}
+		}
+	}
 	if req.OnlyIfCached {
 		w.Header().Set("Cache-Status", c.cfg.Name+"; fwd=miss; detail=only-if-cached")
 		http.Error(w, "not in cache", http.StatusGatewayTimeout)
@@ -133,9 +142,14 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next http.Handler)
 	case n != nil:
 		fwd = "vary-miss"
 	}
+	if len(r.Header["Range"]) != 0 && len(r.Header["If-Range"]) == 0 && r.Method == http.MethodGet {
+		// The origin's 206 may be stored; ranges differ, so concurrent
+		// range misses are not coalesced.
+		return c.origin(w, r, next, key, uri, nil, fwd, req, nil)
+	}
 	if r.Method == http.MethodHead || len(r.Header["Range"]) != 0 {
-		// Neither a HEAD nor a partial answer fills the cache; the origin
-		// answers it as if we were not here.
+		// A HEAD does not fill the cache, nor a conditional range request;
+		// the origin answers it as if we were not here.
 		w.Header().Set("Cache-Status", c.cfg.Name+"; fwd="+fwd)
 		next.ServeHTTP(w, r)
 		return Bypass, c.routeOf(r)
@@ -152,7 +166,7 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler,
 		case <-r.Context().Done():
 			return Miss, "" // this client left; the others keep waiting
 		}
-		if e := f.entry; e != nil && e.matches(r.Header) && shareable(e, r) {
+		if e := f.entry; e != nil && e.matches(r.Header) && c.shareable(e, r) {
 			c.collapsed.Add(1)
 			c.serveEntry(w, r, e, e.Age(c.now()), []string{c.cfg.Name + "; fwd=" + fwd + "; collapsed"})
 			return Miss, e.Route
@@ -165,11 +179,11 @@ func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, next http.Handler,
 
 // shareable reports whether a response stored for one request may answer
 // another: it must not depend on credentials the other request carries.
-func shareable(e *Entry, r *http.Request) bool {
+func (c *Cache) shareable(e *Entry, r *http.Request) bool {
 	if len(r.Header["Authorization"]) == 0 {
 		return true
 	}
-	cc, _ := ParseCacheControl(e.Header["Cache-Control"])
+	cc, _ := c.directives(e.Header)
 	return cc.Public || cc.SMaxAge >= 0 || cc.MustRevalidate
 }
 
@@ -221,6 +235,10 @@ func (c *Cache) routeOf(r *http.Request) string {
 // preconditions match, a Range through net/http's ServeContent.
 func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *Entry, age time.Duration, status []string) {
 	h := w.Header()
+	if e.part != nil {
+		c.servePart(w, r, e, age, status)
+		return
+	}
 	if len(r.Header["Range"]) != 0 && r.Method == http.MethodGet {
 		c.serveRange(w, r, e, age, status)
 		return
@@ -283,8 +301,9 @@ func notModified(r *http.Request, e *Entry) bool {
 				if tag == "*" {
 					return true
 				}
+				// Weak comparison (RFC 9110 §8.8.3.2): W/ is ignored on both sides.
 				tag = strings.TrimPrefix(tag, "W/")
-				if sameEntityTag(tag, e.ETag) || (e.originETag != "" && sameEntityTag(tag, strings.TrimPrefix(e.originETag, "W/"))) {
+				if sameEntityTag(tag, strings.TrimPrefix(e.ETag, "W/")) || (e.originETag != "" && sameEntityTag(tag, strings.TrimPrefix(e.originETag, "W/"))) {
 					return true
 				}
 			}
@@ -327,6 +346,7 @@ func (c *Cache) forwardUnsafe(w http.ResponseWriter, r *http.Request, next http.
 	if !uw.wrote {
 		uw.WriteHeader(http.StatusOK)
 	}
+	uw.storePOST()
 }
 
 type unsafeWriter struct {
@@ -334,6 +354,48 @@ type unsafeWriter struct {
 	c     *Cache
 	r     *http.Request
 	wrote bool
+	// post is a POST response kept for later GETs (Config.StorePOST),
+	// with its body copied as it streams to the client.
+	post *Entry
+	buf  bytes.Buffer
+}
+
+// keepPOST decides, at WriteHeader, whether a POST response may answer a
+// later GET of its target: it names that target in Content-Location and
+// gives explicit freshness (RFC 9110 §9.3.3).
+func (u *unsafeWriter) keepPOST(code int) {
+	c, r, h := u.c, u.r, u.ResponseWriter.Header()
+	if !c.cfg.StorePOST || r.Method != http.MethodPost || code != http.StatusOK {
+		return
+	}
+	loc, err := r.URL.Parse(h.Get("Content-Location"))
+	if err != nil || h.Get("Content-Location") == "" || (loc.Host != "" && loc.Host != r.Host) || loc.RequestURI() != requestURI(r) {
+		return
+	}
+	cc, targeted := c.directives(h)
+	if cc.MaxAge < 0 && cc.SMaxAge < 0 && (targeted || len(h["Expires"]) == 0) {
+		return
+	}
+	get := r.Clone(r.Context())
+	get.Method = http.MethodGet
+	if e, _ := c.storable(get, h, code, c.now()); e != nil {
+		u.post = e
+	}
+}
+
+// storePOST stores the POST response kept by keepPOST, whole.
+func (u *unsafeWriter) storePOST() {
+	e := u.post
+	if e == nil || u.r.Context().Err() != nil {
+		return
+	}
+	e.Body = bytes.Clone(u.buf.Bytes())
+	if e.ETag == "" {
+		e.ETag = bodyETag(e.Body)
+	}
+	e.build(u.c.cfg.Compressor, u.c.hidden)
+	uri := requestURI(u.r)
+	u.c.put(u.c.key(u.r.Host, uri), u.r.Host, uri, e, e.Lifetime)
 }
 
 func (u *unsafeWriter) Unwrap() http.ResponseWriter { return u.ResponseWriter }
@@ -373,13 +435,28 @@ func (u *unsafeWriter) WriteHeader(code int) {
 			u.c.Invalidate(tags...)
 		}
 	}
-	h.Set("Cache-Status", u.c.cfg.Name+"; fwd=method")
+	u.keepPOST(code)
+	status := u.c.cfg.Name + "; fwd=method"
+	if u.post != nil {
+		status += "; stored"
+	}
+	h.Set("Cache-Status", status)
+	for _, k := range u.c.hidden {
+		delete(h, k)
+	}
 	u.ResponseWriter.WriteHeader(code)
 }
 
 func (u *unsafeWriter) Write(b []byte) (int, error) {
 	if !u.wrote {
 		u.WriteHeader(http.StatusOK)
+	}
+	if u.post != nil {
+		if u.buf.Len()+len(b) > u.c.cfg.MaxEntryBytes {
+			u.post, u.buf = nil, bytes.Buffer{}
+		} else {
+			u.buf.Write(b)
+		}
 	}
 	return u.ResponseWriter.Write(b)
 }
@@ -405,7 +482,7 @@ func (c *Cache) revalidateInBackground(r *http.Request, next http.Handler, key u
 		defer c.wg.Done()
 		defer cancel()
 		defer c.flights.leave(key, f)
-		req := Directives{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
+		req := noDirectives()
 		c.origin(discardWriter{h: http.Header{}}, r2, next, key, uri, stale, "stale", req, f)
 	}()
 }
@@ -432,7 +509,7 @@ func (c *Cache) Fresh(host, uri string, get func(name string) string, now time.T
 		return nil, 0, false
 	}
 	for _, e := range n.variants {
-		if e.matchesFunc(get) {
+		if e.part == nil && e.matchesFunc(get) {
 			age := e.Age(now)
 			if !e.Fresh(age) || (!e.localUntil.IsZero() && now.After(e.localUntil)) {
 				return nil, 0, false

@@ -61,6 +61,10 @@ type wireEntry struct {
 	ETag       string        `json:"e"`
 	OriginETag string        `json:"oe,omitempty"`
 	LastMod    time.Time     `json:"lm,omitzero"`
+	Coded      string        `json:"ce,omitempty"`
+	VaryCoding bool          `json:"vc,omitempty"`
+	Part       *span         `json:"p,omitempty"`
+	Language   string        `json:"cl,omitempty"`
 }
 
 type wireNode struct {
@@ -78,6 +82,7 @@ func toWire(n *node) wireNode {
 			StoredAt: e.StoredAt, InitialAge: e.InitialAge, Lifetime: e.Lifetime, SWR: e.SWR, SIE: e.SIE,
 			Revalidate: e.Revalidate, NoCache: e.NoCache, ByRule: e.ByRule,
 			VaryNames: e.VaryNames, VaryValues: e.VaryValues, ETag: e.ETag, OriginETag: e.originETag, LastMod: e.lastMod,
+			Coded: e.coded, VaryCoding: e.varyCoding, Part: e.part, Language: e.language,
 		})
 	}
 	return w
@@ -94,9 +99,10 @@ func (c *Cache) fromWire(w wireNode, now time.Time) *node {
 			StoredAt: we.StoredAt, InitialAge: we.InitialAge, Lifetime: we.Lifetime, SWR: we.SWR, SIE: we.SIE,
 			Revalidate: we.Revalidate, NoCache: we.NoCache, ByRule: we.ByRule,
 			VaryNames: we.VaryNames, VaryValues: we.VaryValues, ETag: we.ETag, originETag: we.OriginETag, lastMod: we.LastMod,
+			coded: we.Coded, varyCoding: we.VaryCoding, part: we.Part, language: we.Language,
 			localUntil: now.Add(c.cfg.LocalTTL),
 		}
-		e.build(c.cfg.Compressor)
+		e.build(c.cfg.Compressor, c.hidden)
 		n.variants = append(n.variants, e)
 	}
 	return n

@@ -58,6 +58,17 @@ type CacheConfig struct {
 	// KeepParents turns off the default that a successful write to /a/b also
 	// drops cached /a/b and /a with any query.
 	KeepParents bool
+	// TargetedFields are the response fields obeyed ahead of Cache-Control
+	// (RFC 9213); default Perfengine-Cache-Control, then CDN-Cache-Control.
+	// ForwardTargeted passes them on to clients; by default they stop here.
+	TargetedFields  []string
+	ForwardTargeted bool
+	// CookieRoutes may be stored although they set cookies (the cookie is
+	// never stored); every other response with Set-Cookie is not stored.
+	CookieRoutes []string
+	// StorePOST lets a POST response with explicit freshness and its own
+	// URI in Content-Location answer later GETs of that URI.
+	StorePOST bool
 }
 
 // CompressionConfig configures response compression.

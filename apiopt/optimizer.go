@@ -127,7 +127,9 @@ func New(cfg Config, opts ...Option) (*Optimizer, error) {
 			MaxBytes: cfg.Cache.MaxBytes, MaxEntryBytes: cfg.Cache.MaxEntryBytes,
 			MinTTL: cfg.Cache.MinTTL, MaxTTL: cfg.Cache.MaxTTL, Adaptive: cfg.Cache.Adaptive,
 			InvalidateParent: !cfg.Cache.KeepParents,
-			Compressor:       op.comp, RouteOf: o.route, Clock: o.clock, Logger: op.log,
+			TargetedFields:   cfg.Cache.TargetedFields, ForwardTargeted: cfg.Cache.ForwardTargeted,
+			CookieRoutes: normalizeRoutes(cfg.Cache.CookieRoutes), StorePOST: cfg.Cache.StorePOST,
+			Compressor: op.comp, RouteOf: o.route, Clock: o.clock, Logger: op.log,
 		})
 		if err != nil {
 			return nil, err
@@ -179,6 +181,14 @@ func New(cfg Config, opts ...Option) (*Optimizer, error) {
 		}
 	}
 	return op, nil
+}
+
+func normalizeRoutes(rs []string) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = normalizeRoute(r)
+	}
+	return out
 }
 
 // normalizeRoute accepts "/path" as shorthand for "GET /path".

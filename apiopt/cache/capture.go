@@ -29,6 +29,7 @@ type captureWriter struct {
 	code    int
 	decided bool
 	buffer  bool // storing: the body goes to buf
+	tee     bool // storing a response already streaming to the client
 	discard bool // a 304 or an error replaced by the stale entry
 	abort   bool
 	buf     bytes.Buffer
@@ -107,6 +108,16 @@ func (cw *captureWriter) passThrough() {
 		cw.flight.release(nil)
 	}
 	cw.buffer = false
+	cw.sendHeader()
+	if cw.buf.Len() > 0 {
+		_, _ = cw.w.Write(cw.buf.Bytes())
+		cw.buf = bytes.Buffer{}
+	}
+}
+
+// sendHeader writes the origin's header to the client as it came, less
+// what the cache keeps to itself.
+func (cw *captureWriter) sendHeader() {
 	dst := cw.w.Header()
 	for k, v := range cw.hdr {
 		dst[k] = v
@@ -121,10 +132,6 @@ func (cw *captureWriter) passThrough() {
 	}
 	dst.Set("Cache-Status", status)
 	cw.w.WriteHeader(cw.code)
-	if cw.buf.Len() > 0 {
-		_, _ = cw.w.Write(cw.buf.Bytes())
-		cw.buf = bytes.Buffer{}
-	}
 }
 
 func (cw *captureWriter) staleIfError(now time.Time) bool {
@@ -146,16 +153,29 @@ func (cw *captureWriter) Write(b []byte) (int, error) {
 		if cw.buf.Len()+len(b) > cw.c.cfg.MaxEntryBytes {
 			cw.entry = nil
 			cw.detail = "too-large"
-			cw.passThrough()
+			if cw.tee {
+				cw.buffer, cw.buf = false, bytes.Buffer{}
+				if cw.flight != nil {
+					cw.flight.release(nil)
+				}
+			} else {
+				cw.passThrough()
+			}
 			return cw.w.Write(b)
 		}
-		return cw.buf.Write(b)
+		cw.buf.Write(b)
+		if cw.tee {
+			return cw.w.Write(b)
+		}
+		return len(b), nil
 	}
 	return cw.w.Write(b)
 }
 
-// Flush turns a buffered response into a streamed one: a handler that
-// flushes wants its bytes delivered now (server-sent events).
+// Flush delivers what the handler wrote so far: a handler that flushes
+// wants its bytes on the wire now. A storable response keeps being
+// captured as it streams (a reverse proxy flushes every chunk of a chunked
+// origin response) and is stored once whole.
 func (cw *captureWriter) Flush() { _ = cw.FlushError() }
 
 func (cw *captureWriter) FlushError() error {
@@ -165,10 +185,14 @@ func (cw *captureWriter) FlushError() error {
 	if cw.discard {
 		return nil
 	}
-	if cw.buffer {
-		cw.entry = nil
-		cw.detail = "streamed"
-		cw.passThrough()
+	if cw.buffer && !cw.tee {
+		cw.tee = true
+		cw.sendHeader()
+		if cw.buf.Len() > 0 {
+			if _, err := cw.w.Write(cw.buf.Bytes()); err != nil {
+				return err
+			}
+		}
 	}
 	return http.NewResponseController(cw.w).Flush()
 }
@@ -214,7 +238,9 @@ func (cw *captureWriter) finish(key uint64, uri string) Outcome {
 	case !cw.buffer || cw.entry == nil:
 		return Miss
 	case cancelled:
-		cw.passThrough()
+		if !cw.tee {
+			cw.passThrough()
+		}
 		return Miss
 	}
 	e := cw.entry
@@ -237,8 +263,10 @@ func (cw *captureWriter) finish(key uint64, uri string) Outcome {
 	if cw.flight != nil {
 		cw.flight.release(e)
 	}
-	status := c.cfg.Name + "; fwd=" + cw.fwd + "; stored"
-	c.serveEntry(cw.w, cw.orig, e, e.Age(now), []string{status})
+	if !cw.tee { // a teed response has been sent already
+		status := c.cfg.Name + "; fwd=" + cw.fwd + "; stored"
+		c.serveEntry(cw.w, cw.orig, e, e.Age(now), []string{status})
+	}
 	switch {
 	case unchanged:
 		c.revalidated.Add(1)

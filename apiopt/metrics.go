@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/perfengine/perfengine/apiopt/cache"
+	"github.com/perfengine/perfengine/metrics"
 )
 
 // Snapshot is the optimizer's figures: totals since it started, and rates
@@ -214,7 +215,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		ch <- prometheus.MustNewConstMetric(descRouteHits, prometheus.CounterValue, float64(rs.hits.Load()), rs.route)
-		q := map[float64]float64{}
+		// A histogram, classic and native buckets both, so instances add up
+		// and a rate over any window is a query away; the HDR view stays
+		// the engine's.
 		o.mu.Lock()
 		rs.mu.Lock()
 		h := &o.merged
@@ -222,11 +225,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		h.Merge(rs.total)
 		rs.window.AddTo(h)
 		rs.mu.Unlock()
-		for _, p := range []float64{0.5, 0.9, 0.95, 0.99} {
-			q[p] = h.Quantile(p).Seconds()
-		}
-		count, sum := uint64(h.Count()), h.Mean().Seconds()*float64(h.Count())
+		m, err := h.PrometheusHistogram(descLatency, nil, metrics.DefaultNativeSchema, rs.route)
 		o.mu.Unlock()
-		ch <- prometheus.MustNewConstSummary(descLatency, count, sum, q, rs.route)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(descLatency, err)
+			continue
+		}
+		ch <- m
 	}
 }

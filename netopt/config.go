@@ -121,8 +121,9 @@ type HedgeConfig struct {
 	MedianMultiple float64 `yaml:"medianMultiple" json:"medianMultiple"`
 	// MinSamples before the observed quantile is trusted; default 50.
 	MinSamples int `yaml:"minSamples" json:"minSamples"`
-	// MinDelay is the shortest observed delay worth hedging at: below it a
-	// second request saves less than it costs. Default 100µs.
+	// MinDelay is the shortest delay hedged at: a host observed faster is
+	// hedged at MinDelay, where a second request still saves more than it
+	// costs. Default 100µs.
 	MinDelay time.Duration `yaml:"minDelay" json:"minDelay"`
 }
 

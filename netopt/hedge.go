@@ -55,7 +55,7 @@ func (t *Transport) try(ctx context.Context, req *http.Request, h *host, probe, 
 	if delay <= 0 {
 		return t.attempt(ctx, req, h, probe)
 	}
-	s := hedgers.Get().(*hedger)
+	s := t.getHedger()
 	ctx1, cancel1 := context.WithCancel(ctx)
 	s.mu.Lock()
 	s.t, s.h, s.ctx, s.req, s.cancel1 = t, h, ctx, req, cancel1
@@ -65,20 +65,26 @@ func (t *Transport) try(ctx context.Context, req *http.Request, h *host, probe, 
 	if s.timer.Stop() {
 		// The hedge never started: the state is ours alone again.
 		s.clear()
-		hedgers.Put(s)
+		t.hedgers.Put(s)
 		return withCancel(resp, err, cancel1)
 	}
 	return s.settle(resp, err)
 }
 
-// hedgers pools the state of armed hedges. A state whose hedge was sent is
-// shared with the hedge's goroutine and left to the collector instead.
-var hedgers = sync.Pool{New: func() any {
+// getHedger takes an armed hedge's state from the Transport's pool. A
+// state whose hedge was sent is shared with the hedge's goroutine and left
+// to the collector instead of put back. The pool is the Transport's, not
+// the package's, because a timer belongs to the clock it was made under
+// (a synctest bubble has its own).
+func (t *Transport) getHedger() *hedger {
+	if s, ok := t.hedgers.Get().(*hedger); ok {
+		return s
+	}
 	s := &hedger{res: make(chan attemptResult, 1)}
 	s.timer = time.AfterFunc(time.Hour, s.fire)
 	s.timer.Stop()
 	return s
-}}
+}
 
 // hedger is one hedged request: the caller's first attempt and the hedge
 // its timer may send.

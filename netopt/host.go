@@ -116,10 +116,13 @@ func (t *Transport) hedgeDelay(h *host) time.Duration {
 	}
 	h.refresh(t, false)
 	d := time.Duration(h.hedgeNs.Load())
-	if d < t.cfg.Hedge.MinDelay {
+	if d == 0 {
 		return 0
 	}
-	return d
+	// A fast host is hedged at MinDelay rather than not at all: its slow
+	// tail may still be hundreds of milliseconds long, and a later hedge
+	// is fewer hedges.
+	return max(d, t.cfg.Hedge.MinDelay)
 }
 
 // refresh folds the recorder into the window at most every refreshEvery

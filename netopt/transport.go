@@ -36,6 +36,7 @@ type Transport struct {
 	other   *host
 
 	flight   *coalescer
+	hedgers  sync.Pool     // *hedger, see getHedger
 	fetches  atomic.Uint64 // OptimizedFetch calls
 	resizeMu sync.Mutex
 }

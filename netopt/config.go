@@ -23,9 +23,10 @@ const (
 	DefaultBudgetTokens  = 100
 	DefaultBudgetRatio   = 0.5
 
-	DefaultHedgeQuantile   = 0.95
-	DefaultHedgeMinDelay   = 100 * time.Microsecond
-	DefaultHedgeMinSamples = 50
+	DefaultHedgeQuantile       = 0.95
+	DefaultHedgeMedianMultiple = 4.0
+	DefaultHedgeMinDelay       = 100 * time.Microsecond
+	DefaultHedgeMinSamples     = 50
 
 	DefaultBreakerFailureRatio = 0.5
 	DefaultBreakerMinRequests  = 20
@@ -99,7 +100,11 @@ type RetryConfig struct {
 }
 
 // HedgeConfig sends a second attempt of an idempotent request that has not
-// answered after the host's observed latency quantile. The quantile is
+// answered after the host's observed hedging delay: the lower of the
+// latency Quantile and MedianMultiple times the median, but not below the
+// quantile that hedges three times as many attempts (p85 for p95). The
+// quantile alone fails when the slow tail is about as large as
+// 1-Quantile, since it then lands inside the tail. The quantile is
 // taken over the attempts that completed: a cancelled loser is known only
 // to have exceeded the delay, and counting it at the time it ran would pile
 // losers just above the delay and push it up whenever more than 1-Quantile
@@ -111,10 +116,14 @@ type HedgeConfig struct {
 	Delay time.Duration `yaml:"delay" json:"delay"`
 	// Quantile of the host's attempt latencies; default 0.95.
 	Quantile float64 `yaml:"quantile" json:"quantile"`
+	// MedianMultiple caps the delay at this many times the host's median
+	// latency; default 4, negative hedges at Quantile alone.
+	MedianMultiple float64 `yaml:"medianMultiple" json:"medianMultiple"`
 	// MinSamples before the observed quantile is trusted; default 50.
 	MinSamples int `yaml:"minSamples" json:"minSamples"`
-	// MinDelay is the shortest observed delay worth hedging at: below it a
-	// second request saves less than it costs. Default 100µs.
+	// MinDelay is the shortest delay hedged at: a host observed faster is
+	// hedged at MinDelay, where a second request still saves more than it
+	// costs. Default 100µs.
 	MinDelay time.Duration `yaml:"minDelay" json:"minDelay"`
 }
 
@@ -170,6 +179,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Hedge.Quantile == 0 {
 		c.Hedge.Quantile = DefaultHedgeQuantile
+	}
+	if c.Hedge.MedianMultiple == 0 {
+		c.Hedge.MedianMultiple = DefaultHedgeMedianMultiple
 	}
 	def(&c.Hedge.MinSamples, DefaultHedgeMinSamples)
 	defD(&c.Hedge.MinDelay, DefaultHedgeMinDelay)
@@ -227,6 +239,9 @@ func (c Config) Validate() error {
 	}
 	if c.Hedge.Quantile < 0 || c.Hedge.Quantile >= 1 {
 		bad("hedge.quantile", c.Hedge.Quantile, "in [0, 1)")
+	}
+	if c.Hedge.MedianMultiple > 0 && c.Hedge.MedianMultiple < 1 {
+		bad("hedge.medianMultiple", c.Hedge.MedianMultiple, "at least 1 (or negative to hedge at the quantile alone)")
 	}
 	if c.Hedge.MinSamples < 0 {
 		bad("hedge.minSamples", c.Hedge.MinSamples, "non-negative")

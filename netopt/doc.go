@@ -14,8 +14,10 @@
 // 502, 503 and 504, with full-jitter exponential backoff, Retry-After and
 // the context's deadline honoured, under gRPC's retry token budget so that
 // retries never multiply an outage; hedging, a second copy of a request
-// still unanswered after the host's observed p95, the first answer winning
-// and the other cancelled, under the same budget; Accept-Encoding zstd, br
+// still unanswered after the host's hedging delay (the lower of its observed
+// p95 and four times its median, never below its p85, so that a slow tail
+// as large as 5 % cannot hide the delay inside itself), the first answer
+// winning and the other cancelled, under the same budget; Accept-Encoding zstd, br
 // and gzip with transparent decoding; and per-host httptrace timings (DNS,
 // connect, TLS, time to first byte, connection reuse) that Metrics reports
 // and Recommendations reads (a pool too small, a slow host, an open

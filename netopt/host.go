@@ -107,18 +107,22 @@ func (t *Transport) host(name string) *host {
 	return h
 }
 
-// hedgeDelay is the fixed delay, or the host's observed quantile once
-// enough attempts are known; zero means do not hedge.
+// hedgeDelay is the fixed delay, or the host's observed delay (see
+// HedgeConfig.delayFrom) once enough attempts are known; zero means do not
+// hedge.
 func (t *Transport) hedgeDelay(h *host) time.Duration {
 	if t.cfg.Hedge.Delay > 0 {
 		return t.cfg.Hedge.Delay
 	}
 	h.refresh(t, false)
 	d := time.Duration(h.hedgeNs.Load())
-	if d < t.cfg.Hedge.MinDelay {
+	if d == 0 {
 		return 0
 	}
-	return d
+	// A fast host is hedged at MinDelay rather than not at all: its slow
+	// tail may still be hundreds of milliseconds long, and a later hedge
+	// is fewer hedges.
+	return max(d, t.cfg.Hedge.MinDelay)
 }
 
 // refresh folds the recorder into the window at most every refreshEvery
@@ -134,7 +138,14 @@ func (h *host) refresh(t *Transport, force bool) {
 		return
 	}
 	defer h.mu.Unlock()
-	h.nextRefresh.Store(now + int64(refreshEvery))
+	// Until the delay is known, look again sooner: a fast host reaches
+	// MinSamples in milliseconds and should not go unhedged for a whole
+	// refreshEvery.
+	next := refreshEvery
+	if h.hedgeNs.Load() == 0 {
+		next = refreshEvery / 20
+	}
+	h.nextRefresh.Store(now + int64(next))
 	h.lat.MoveTo(h.window)
 	n := h.window.Count()
 	if n == 0 {
@@ -143,7 +154,7 @@ func (h *host) refresh(t *Transport, force bool) {
 	h.p50, h.p95, h.p99 = h.window.Quantile(0.5), h.window.Quantile(0.95), h.window.Quantile(0.99)
 	h.samples = n
 	if n >= int64(t.cfg.Hedge.MinSamples) {
-		h.hedgeNs.Store(int64(h.window.Quantile(t.cfg.Hedge.Quantile)))
+		h.hedgeNs.Store(int64(t.cfg.Hedge.delayFrom(h.window)))
 	}
 	if n >= windowMax {
 		h.window.Reset()

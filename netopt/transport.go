@@ -36,6 +36,7 @@ type Transport struct {
 	other   *host
 
 	flight   *coalescer
+	hedgers  sync.Pool     // *hedger, see getHedger
 	fetches  atomic.Uint64 // OptimizedFetch calls
 	resizeMu sync.Mutex
 }
@@ -330,109 +331,4 @@ func drain(b io.ReadCloser) {
 	}
 	_, _ = io.CopyN(io.Discard, b, 64<<10)
 	_ = b.Close()
-}
-
-// try is one attempt, hedged when allowed: a second copy goes out if the
-// first has not answered after the host's hedging delay and the budget
-// allows; the first good answer wins and the other is cancelled.
-func (t *Transport) try(ctx context.Context, req *http.Request, h *host, probe, hedge bool) (*http.Response, error) {
-	var delay time.Duration
-	if hedge {
-		delay = t.hedgeDelay(h)
-	}
-	if delay <= 0 {
-		return t.attempt(ctx, req, h, probe)
-	}
-	results := make(chan attemptResult, 2)
-	var cancels [2]context.CancelFunc
-	launched := 0
-	launch := func(r *http.Request) {
-		i := launched
-		launched++
-		actx, cancel := context.WithCancel(ctx)
-		cancels[i] = cancel
-		go func() {
-			resp, err := t.attempt(actx, r, h, false)
-			results <- attemptResult{resp, err, i}
-		}()
-	}
-	launch(req)
-	timer := time.NewTimer(delay)
-	defer timer.Stop()
-	pending := 1
-	var fallback *attemptResult
-	for {
-		select {
-		case <-timer.C:
-			if launched == 1 && pending == 1 && h.budget.allow() {
-				if r2, err := rewind(req); err == nil {
-					h.budget.spend()
-					h.hedges.Add(1)
-					launch(r2)
-					pending++
-				}
-			}
-		case r := <-results:
-			pending--
-			if t.failed(r.resp, r.err) && pending > 0 {
-				fallback = &r // the other attempt may still succeed
-				continue
-			}
-			if fallback != nil {
-				closeResult(fallback.resp)
-			}
-			for j := range launched {
-				if j != r.i {
-					cancels[j]()
-				}
-			}
-			if pending > 0 {
-				go t.reapLosers(results, pending)
-			}
-			if r.i == 1 && !t.failed(r.resp, r.err) {
-				h.hedgeWins.Add(1)
-			}
-			if r.resp != nil {
-				r.resp.Body = &cancelBody{ReadCloser: r.resp.Body, cancel: cancels[r.i]}
-			} else {
-				cancels[r.i]()
-			}
-			return r.resp, r.err
-		}
-	}
-}
-
-type attemptResult struct {
-	resp *http.Response
-	err  error
-	i    int
-}
-
-// reapLosers waits for cancelled hedging attempts and closes what they got.
-// Their latency is not recorded: only that it exceeded the hedging delay
-// is known, and recording the time they ran instead piles them up just
-// above the delay, which then creeps upwards whenever more than 5 % of
-// attempts are hedged (see HedgeConfig).
-func (t *Transport) reapLosers(results <-chan attemptResult, pending int) {
-	for range pending {
-		closeResult((<-results).resp)
-	}
-}
-
-func closeResult(resp *http.Response) {
-	if resp != nil {
-		drain(resp.Body)
-	}
-}
-
-// cancelBody releases a hedged attempt's context when its body is closed.
-type cancelBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
 }

@@ -2,8 +2,10 @@
 // process, so slow queries are found even where pg_stat_statements is not
 // installed, and on SQLite, which has nothing like it.
 //
-// A Recorder keeps an HDR latency histogram per statement text (bounded,
-// so inlined literals cannot grow it without limit). Two adapters feed it:
+// A Recorder keeps a compact log-bucket latency histogram per statement
+// text (16 buckets per power of two, ±3.2 %, a few hundred bytes; the
+// number of statements is bounded, so inlined literals cannot grow it
+// without limit). Two adapters feed it:
 // Tracer, a pgx.QueryTracer, and Connector, a database/sql driver wrapper.
 // dbopt reads the Recorder for slow queries and as the index advisor's
 // workload.

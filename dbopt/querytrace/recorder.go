@@ -4,8 +4,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // DefaultMaxStatements bounds the distinct statements a Recorder keeps;
@@ -34,7 +32,7 @@ type Recorder struct {
 }
 
 type entry struct {
-	h      *hdrhistogram.Histogram // microseconds
+	h      histogram // microseconds
 	calls  int64
 	errors int64
 	total  time.Duration
@@ -55,9 +53,6 @@ func NewRecorder(maxStatements int) *Recorder {
 // statement before and after an index; they never leave the process.
 func (r *Recorder) Record(sql string, d time.Duration, err error, args []any) {
 	us := d.Microseconds()
-	if us < 1 {
-		us = 1
-	}
 	r.mu.Lock()
 	e := r.m[sql]
 	if e == nil && r.ignored(sql) {
@@ -70,13 +65,13 @@ func (r *Recorder) Record(sql string, d time.Duration, err error, args []any) {
 			e = r.m[sql]
 		}
 		if e == nil {
-			// 1 µs to 1 h at 2 significant digits: about 33 KB a
-			// statement, so 33 MB at DefaultMaxStatements.
-			e = &entry{h: hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 2)}
+			// A log-bucket histogram of a few hundred bytes (see
+			// histogram), so DefaultMaxStatements costs well under a MB.
+			e = &entry{}
 			r.m[sql] = e
 		}
 	}
-	_ = e.h.RecordValue(us)
+	e.h.record(us)
 	e.calls++
 	e.total += d
 	if err != nil {
@@ -165,10 +160,10 @@ func (r *Recorder) Snapshot() []Stat {
 			Errors:  e.errors,
 			TotalMs: ms(e.total),
 			MeanMs:  ms(e.total) / float64(e.calls),
-			P50Ms:   float64(e.h.ValueAtQuantile(50)) / 1000,
-			P95Ms:   float64(e.h.ValueAtQuantile(95)) / 1000,
-			P99Ms:   float64(e.h.ValueAtQuantile(99)) / 1000,
-			MaxMs:   float64(e.h.Max()) / 1000,
+			P50Ms:   float64(e.h.quantile(0.50)) / 1000,
+			P95Ms:   float64(e.h.quantile(0.95)) / 1000,
+			P99Ms:   float64(e.h.quantile(0.99)) / 1000,
+			MaxMs:   float64(e.h.max) / 1000,
 			Args:    e.args,
 		})
 	}

@@ -51,6 +51,7 @@ func BenchmarkDetect100k(b *testing.B) {
 	b.Run("binseg/steps2000", func(b *testing.B) { benchDetect(b, binseg, steps2000) })
 	b.Run("binseg/flat", func(b *testing.B) { benchDetect(b, binseg, flat) })
 	b.Run("default/steps2000", func(b *testing.B) { benchDetect(b, DefaultDetectOptions(), steps2000) })
+	b.Run("default/flat", func(b *testing.B) { benchDetect(b, DefaultDetectOptions(), flat) })
 }
 
 // benchPELT runs the exact search on the whole series, past the

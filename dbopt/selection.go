@@ -97,10 +97,6 @@ const tieTolerance = 0.02
 // shrink as picks accumulate, so a candidate's last saving bounds its next
 // one and most candidates are not re-costed (lazy greedy).
 func selectIndexes(ctx context.Context, ev evaluator, qs []*wq, cands []*candidate, opt AdviseOptions) ([]pick, error) {
-	var total float64
-	for _, q := range qs {
-		total += q.weight * q.base
-	}
 	for _, c := range cands {
 		c.bound = -1 // not evaluated: try first
 	}
@@ -110,6 +106,12 @@ func selectIndexes(ctx context.Context, ev evaluator, qs []*wq, cands []*candida
 		if err := ctx.Err(); err != nil {
 			return picks, err
 		}
+		// The workload-share bar is against what is left to save, not
+		// the cost before any pick: once the big scans are indexed, the
+		// small queries are what remains, and a cheap index that serves
+		// one of them should not be refused for the share it had of a
+		// workload that no longer exists.
+		total := remaining(qs)
 		sort.SliceStable(cands, func(i, j int) bool {
 			bi, bj := cands[i].bound, cands[j].bound
 			if (bi < 0) != (bj < 0) {
@@ -180,7 +182,7 @@ func selectIndexes(ctx context.Context, ev evaluator, qs []*wq, cands []*candida
 		}
 		picks = append(picks, *best)
 	}
-	picks, err := prune(ctx, ev, qs, picks, opt, total)
+	picks, err := prune(ctx, ev, qs, picks, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -197,12 +199,13 @@ func passes(c *candidate, benefit, affBase, total float64, opt AdviseOptions) bo
 // picked first for a query that a wider pick then served better. Each pick
 // in turn is taken out and kept out if, as the last pick, it would no
 // longer clear the bars.
-func prune(ctx context.Context, ev evaluator, qs []*wq, picks []pick, opt AdviseOptions, total float64) ([]pick, error) {
+func prune(ctx context.Context, ev evaluator, qs []*wq, picks []pick, opt AdviseOptions) ([]pick, error) {
 	if len(picks) < 2 {
 		return picks, nil
 	}
 	var kept []pick
 	for _, p := range picks {
+		total := remaining(qs)
 		aff := affectedBy(p.c, qs)
 		if err := ev.drop(ctx, p.c); err != nil {
 			return nil, err
@@ -218,7 +221,7 @@ func prune(ctx context.Context, ev evaluator, qs []*wq, picks []pick, opt Advise
 				affBase += q.weight * without[i]
 			}
 		}
-		if passes(p.c, benefit, affBase, total, opt) {
+		if passes(p.c, benefit, affBase, total+benefit, opt) {
 			if err := ev.keep(ctx, p.c); err != nil {
 				return nil, err
 			}
@@ -284,4 +287,13 @@ func affectedBy(c *candidate, qs []*wq) []*wq {
 		}
 	}
 	return out
+}
+
+// remaining is the workload's weighted cost with the picks so far.
+func remaining(qs []*wq) float64 {
+	var t float64
+	for _, q := range qs {
+		t += q.weight * q.cur
+	}
+	return t
 }

@@ -165,14 +165,16 @@ const (
 	// DefaultMinSavings is the least fraction of the affected queries'
 	// weighted cost an index must save, on a table without writes.
 	DefaultMinSavings = 0.20
-	// DefaultMinWorkloadShare is the least fraction of the whole
-	// workload's weighted cost an index must save, so an index is never
-	// built for a query that hardly matters.
+	// DefaultMinWorkloadShare is the least fraction of the workload's
+	// weighted cost, as it stands with the indexes picked before, that an
+	// index must save, so an index is never built for a query that hardly
+	// matters.
 	DefaultMinWorkloadShare = 0.005
 	// DefaultMaxColumns bounds the columns of a candidate index.
 	DefaultMaxColumns = 3
-	// DefaultMaxIndexes bounds the suggestions of one run.
-	DefaultMaxIndexes = 20
+	// DefaultMaxIndexes bounds the suggestions of one run; the size budget
+	// and the savings bars usually stop it first.
+	DefaultMaxIndexes = 50
 	// DefaultExplainTimeout bounds one EXPLAIN (PgHero's explain timeout).
 	DefaultExplainTimeout = 10 * time.Second
 )

@@ -116,6 +116,7 @@ func (w *wconn) ExecContext(ctx context.Context, query string, args []driver.Nam
 	if !ok {
 		return nil, driver.ErrSkip
 	}
+	noteNamed(ctx, query, args)
 	t0 := w.c.now()
 	res, err := e.ExecContext(ctx, query, args)
 	w.c.record(query, t0, err, args)
@@ -127,6 +128,7 @@ func (w *wconn) QueryContext(ctx context.Context, query string, args []driver.Na
 	if !ok {
 		return nil, driver.ErrSkip
 	}
+	noteNamed(ctx, query, args)
 	t0 := w.c.now()
 	rows, err := q.QueryContext(ctx, query, args)
 	if err != nil {
@@ -177,6 +179,7 @@ var (
 )
 
 func (s *wstmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	noteNamed(ctx, s.query, args)
 	t0 := s.c.now()
 	var res driver.Result
 	var err error
@@ -194,6 +197,7 @@ func (s *wstmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driv
 }
 
 func (s *wstmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	noteNamed(ctx, s.query, args)
 	t0 := s.c.now()
 	var rows driver.Rows
 	var err error

@@ -33,6 +33,7 @@ type start struct {
 
 // TraceQueryStart implements pgx.QueryTracer.
 func (t *Tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	noteRequest(ctx, data.SQL, data.Args)
 	return context.WithValue(ctx, startKey{}, start{t: t.now(), sql: data.SQL, args: data.Args})
 }
 

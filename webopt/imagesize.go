@@ -143,4 +143,3 @@ func svgLength(s string) (float64, bool) {
 	f, err := strconv.ParseFloat(s, 64)
 	return f, err == nil && f > 0 && !math.IsInf(f, 0)
 }
-

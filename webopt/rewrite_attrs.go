@@ -24,7 +24,7 @@ type tag struct {
 // the attribute's end (after a closing quote).
 type attr struct {
 	ks, ke, vs, ve, end int
-	hasVal             bool
+	hasVal              bool
 }
 
 type attrEdit struct {

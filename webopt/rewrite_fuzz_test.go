@@ -2,7 +2,7 @@ package webopt
 
 import (
 	"bytes"
-	"io"
+
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -120,5 +120,3 @@ func FuzzTagParse(f *testing.F) {
 		}
 	})
 }
-
-var _ = io.EOF

@@ -2,14 +2,13 @@ package webopt
 
 import (
 	"bytes"
-	"io"
+
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
+
 	"testing"
-	"time"
 )
 
 const goldenSep = "\n----- want -----\n"
@@ -126,7 +125,3 @@ func TestRewriteChunked(t *testing.T) {
 		}
 	}
 }
-
-var _ = io.EOF
-var _ = strings.Contains
-var _ = time.Second

@@ -70,7 +70,7 @@ slow, applies the safe fixes itself and proposes the others.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCmd(), newServeCmd(), newVersionCmd(), newDBCmd(), newAlertCmd(), newRegressCmd(), newLoadCmd(), newStressCmd(), newNetCmd())
+	root.AddCommand(newDemoCmd(), newServeCmd(), newVersionCmd(), newDBCmd(), newAlertCmd(), newRegressCmd(), newLoadCmd(), newStressCmd(), newNetCmd(), newWebCmd())
 	return root
 }
 

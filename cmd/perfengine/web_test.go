@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/perfengine/perfengine/webopt/audit"
+)
+
+func TestWebAudit(t *testing.T) {
+	if _, err := audit.FindChromium(""); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<!DOCTYPE html><html><head><title>t</title></head><body><h1 id="title">A page with words</h1><p>Some text.</p></body></html>`)
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"text", []string{"web", "audit", srv.URL, "--runs", "1", "--throttle", "none"}, 0, "h1#title", "run 1/1"},
+		{"bad throttle", []string{"web", "audit", srv.URL, "--throttle", "3g"}, 1, "", `throttle "3g": must be lighthouse or none`},
+		{"bad runs", []string{"web", "audit", srv.URL, "--runs", "0"}, 1, "", "--runs must be in 1..50"},
+		{"bad URL", []string{"web", "audit", "ftp://x/"}, 1, "", `"ftp://x/" is not an absolute http(s) URL`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := runUnder(newWebCmd(), tc.args, &out, &errb)
+			if code != tc.code || !strings.Contains(out.String(), tc.stdout) || !strings.Contains(errb.String(), tc.stderr) {
+				t.Errorf("perfengine %s = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q", strings.Join(tc.args, " "), code, out.String(), errb.String(), tc.code, tc.stdout, tc.stderr)
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	if code := runUnder(newWebCmd(), []string{"web", "audit", srv.URL, "--runs", "1", "--throttle", "none", "--json"}, &out, &errb); code != 0 {
+		t.Fatalf("--json: %d %s", code, errb.String())
+	}
+	var rep audit.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	if rep.Median.LCP == nil || rep.Median.FCP == nil || rep.Median.TTFB == nil || len(rep.Runs) != 1 {
+		t.Errorf("--json report = %+v, want LCP, FCP and TTFB of one run", rep.Median)
+	}
+}

@@ -300,8 +300,8 @@ func TestApproveFromForm(t *testing.T) {
 	form := url.Values{"token": {token}, "reason": {"from the page"}}.Encode()
 	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
 	r := f.do(t, "POST", "/api/v1/actions/"+f.action+"/approve", hdr, form)
-	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" {
-		t.Fatalf("form approve = %d to %q, want 303 to /: %s", r.status, r.header.Get("Location"), r.body)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "../../../../" {
+		t.Fatalf("form approve = %d to %q, want 303 to the page, relative: %s", r.status, r.header.Get("Location"), r.body)
 	}
 	if a := f.eng.Actions(perfengine.ActionApplied); len(a) != 1 {
 		t.Errorf("applied actions = %v", a)

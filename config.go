@@ -64,6 +64,7 @@ type Config struct {
 	Alerts     AlertsConfig     `yaml:"alerts" json:"alerts"`
 	Server     ServerConfig     `yaml:"server" json:"server"`
 	Store      StoreConfig      `yaml:"store" json:"store"`
+	Targets    TargetsConfig    `yaml:"targets" json:"targets,omitempty"`
 }
 
 // Thresholds are the warning and critical levels of the key metrics.
@@ -204,6 +205,7 @@ func (c Config) Validate() error {
 	c.Alerts.validate(&p)
 	c.Server.validate(&p)
 	c.Store.validate(&p)
+	c.Targets.validate(&p)
 	return p.err()
 }
 

@@ -311,7 +311,11 @@ func (d *Dashboard) handleMutate(verb string, call func(ctx context.Context, id 
 		}
 		d.log.Info(verb, "id", id, "kind", a.Kind, "target", a.Target, "state", a.State, "reason", req.Reason)
 		if req.Form {
-			http.Redirect(w, r, "/", http.StatusSeeOther)
+			// Relative, so the page is found again when the dashboard is
+			// mounted under a prefix (http.StripPrefix("/perf", ...)):
+			// from .../api/v1/actions/{id}/{verb} four levels up.
+			w.Header().Set("Location", "../../../../")
+			w.WriteHeader(http.StatusSeeOther)
 			return
 		}
 		writeJSON(w, http.StatusOK, a)

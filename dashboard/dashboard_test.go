@@ -216,7 +216,7 @@ func TestReadEndpoints(t *testing.T) {
 			}
 		}},
 		{"/", 200, "text/html", func(t *testing.T, body string) {
-			for _, want := range []string{`id="status" class="badge `, "Key metrics", "turn the knob", `action="/api/v1/actions/` + f.action + `/approve"`, "knob_position", `src="/static/app.js"`} {
+			for _, want := range []string{`id="status" class="badge `, "Key metrics", "turn the knob", `action="api/v1/actions/` + f.action + `/approve"`, "knob_position", `src="static/app.js"`} {
 				if !strings.Contains(body, want) {
 					t.Errorf("status page lacks %q", want)
 				}
@@ -300,15 +300,15 @@ func TestApproveFromForm(t *testing.T) {
 	form := url.Values{"token": {token}, "reason": {"from the page"}}.Encode()
 	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
 	r := f.do(t, "POST", "/api/v1/actions/"+f.action+"/approve", hdr, form)
-	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" {
-		t.Fatalf("form approve = %d to %q, want 303 to /: %s", r.status, r.header.Get("Location"), r.body)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "../../../../" {
+		t.Fatalf("form approve = %d to %q, want 303 to the page, relative: %s", r.status, r.header.Get("Location"), r.body)
 	}
 	if a := f.eng.Actions(perfengine.ActionApplied); len(a) != 1 {
 		t.Errorf("applied actions = %v", a)
 	}
 	// The page now offers undo instead of approve.
 	page := f.do(t, "GET", "/", nil, "").body
-	if !strings.Contains(page, `action="/api/v1/actions/`+f.action+`/undo"`) {
+	if !strings.Contains(page, `action="api/v1/actions/`+f.action+`/undo"`) {
 		t.Error("status page offers no undo for the applied action")
 	}
 	bad := url.Values{"token": {"wrong"}}.Encode()

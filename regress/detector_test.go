@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,8 +274,20 @@ func FuzzParsePromMatrix(f *testing.F) {
 	}
 	f.Add([]byte(`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[["x","1"],[1,2]]}]}}`))
 	f.Add([]byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
+	var body atomic.Pointer[[]byte]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(*body.Load()) //nolint:errcheck
+	}))
+	defer srv.Close()
+	c, err := NewPromClient(srv.URL, srv.Client())
+	if err != nil {
+		f.Fatal(err)
+	}
+	q := RangeQuery{Query: "up", Start: time.Unix(0, 0), End: time.Unix(60, 0), Step: 15 * time.Second}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ss, err := parsePromMatrix(strings.NewReader(string(data)), 200)
+		body.Store(&data)
+		ss, _, err := c.QueryRange(context.Background(), q)
 		if err != nil {
 			return
 		}

@@ -2,16 +2,16 @@ package regress
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 
 	"github.com/perfengine/perfengine/metrics"
 )
@@ -27,95 +27,125 @@ type RangeQuery struct {
 // a million points).
 const maxPromBody = 64 << 20
 
-// QueryRange runs q against the Prometheus HTTP API at baseURL
-// (/api/v1/query_range) and returns one Series per result, named by its
-// label set. Values Prometheus reports as NaN or ±Inf are missing (NaN);
-// times are RFC 3339 in UTC. client nil means http.DefaultClient.
-func QueryRange(ctx context.Context, client *http.Client, baseURL string, q RangeQuery) ([]Series, error) {
-	if client == nil {
-		client = http.DefaultClient
+// ErrPromBodyTooLarge means a Prometheus answer passed maxPromBody.
+var ErrPromBodyTooLarge = fmt.Errorf("prometheus answer larger than %d bytes", maxPromBody)
+
+// PromClient reads series from a Prometheus server's HTTP API through
+// client_golang's API client. It is safe for concurrent use.
+type PromClient struct {
+	api v1.API
+}
+
+// NewPromClient returns a client of the server at baseURL. client nil
+// means http.DefaultClient's transport. Answers are read up to 64 MiB.
+func NewPromClient(baseURL string, client *http.Client) (*PromClient, error) {
+	rt := http.DefaultTransport
+	var c http.Client
+	if client != nil {
+		c = *client
+		if client.Transport != nil {
+			rt = client.Transport
+		}
 	}
+	c.Transport = limitedTransport{rt}
+	ac, err := api.NewClient(api.Config{Address: baseURL, Client: &c})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client %q: %w", baseURL, err)
+	}
+	return &PromClient{api: v1.NewAPI(ac)}, nil
+}
+
+// QueryRange runs q (/api/v1/query_range) and returns one Series per
+// result, named by its label set, and the warnings the server sent with
+// the answer (a partial answer from a federated or remote-read source, for
+// example). Values Prometheus reports as NaN or ±Inf are missing (NaN);
+// times are RFC 3339 in UTC.
+func (c *PromClient) QueryRange(ctx context.Context, q RangeQuery) ([]Series, []string, error) {
 	if q.Query == "" || q.Step <= 0 || !q.End.After(q.Start) {
-		return nil, errors.New("query range: need a query, a positive step and end after start")
+		return nil, nil, errors.New("query range: need a query, a positive step and end after start")
 	}
-	u, err := url.Parse(strings.TrimRight(baseURL, "/") + "/api/v1/query_range")
+	v, warns, _, err := c.api.QueryRange(ctx, q.Query, v1.Range{Start: q.Start, End: q.End, Step: q.Step})
 	if err != nil {
-		return nil, fmt.Errorf("query range: %w", err)
+		return nil, warns, fmt.Errorf("query range: %w", err)
 	}
-	form := url.Values{}
-	form.Set("query", q.Query)
-	form.Set("start", strconv.FormatFloat(float64(q.Start.UnixMilli())/1000, 'f', 3, 64))
-	form.Set("end", strconv.FormatFloat(float64(q.End.UnixMilli())/1000, 'f', 3, 64))
-	form.Set("step", strconv.FormatFloat(q.Step.Seconds(), 'f', -1, 64))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, fmt.Errorf("query range: %w", err)
+	m, ok := v.(model.Matrix)
+	if !ok {
+		return nil, warns, fmt.Errorf("query range: result type %q, want matrix", v.Type())
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("query range: %w", err)
-	}
-	defer resp.Body.Close()
-	return parsePromMatrix(io.LimitReader(resp.Body, maxPromBody), resp.StatusCode)
+	return seriesFromMatrix(m), warns, nil
 }
 
-type promResponse struct {
-	Status    string `json:"status"`
-	ErrorType string `json:"errorType"`
-	Error     string `json:"error"`
-	Data      struct {
-		ResultType string `json:"resultType"`
-		Result     []struct {
-			Metric map[string]string    `json:"metric"`
-			Values [][2]json.RawMessage `json:"values"`
-		} `json:"result"`
-	} `json:"data"`
+// QueryRange runs q against the Prometheus HTTP API at baseURL; see
+// PromClient.QueryRange. It drops the server's warnings: use a PromClient
+// to see them. client nil means http.DefaultClient.
+func QueryRange(ctx context.Context, client *http.Client, baseURL string, q RangeQuery) ([]Series, error) {
+	c, err := NewPromClient(baseURL, client)
+	if err != nil {
+		return nil, err
+	}
+	ss, _, err := c.QueryRange(ctx, q)
+	return ss, err
 }
 
-func parsePromMatrix(r io.Reader, status int) ([]Series, error) {
-	var pr promResponse
-	if err := json.NewDecoder(r).Decode(&pr); err != nil {
-		return nil, fmt.Errorf("query range: HTTP %d: decode answer: %w", status, err)
-	}
-	if pr.Status != "success" {
-		return nil, fmt.Errorf("query range: HTTP %d: %s: %s", status, pr.ErrorType, pr.Error)
-	}
-	if pr.Data.ResultType != "matrix" {
-		return nil, fmt.Errorf("query range: result type %q, want matrix", pr.Data.ResultType)
-	}
-	out := make([]Series, 0, len(pr.Data.Result))
-	for _, res := range pr.Data.Result {
-		name := res.Metric["__name__"]
-		labels := make(map[string]string, len(res.Metric))
-		for k, v := range res.Metric {
-			if k != "__name__" {
-				labels[k] = v
+func seriesFromMatrix(m model.Matrix) []Series {
+	out := make([]Series, 0, len(m))
+	for _, ss := range m {
+		name := string(ss.Metric[model.MetricNameLabel])
+		labels := make(map[string]string, len(ss.Metric))
+		for k, v := range ss.Metric {
+			if k != model.MetricNameLabel {
+				labels[string(k)] = string(v)
 			}
 		}
 		s := Series{Name: metrics.SeriesKey(name, labels)}
-		for i, pair := range res.Values {
-			var ts float64
-			if err := json.Unmarshal(pair[0], &ts); err != nil {
-				return nil, fmt.Errorf("query range: %s: point %d: bad timestamp %s", s.Name, i, pair[0])
-			}
-			var vs string
-			if err := json.Unmarshal(pair[1], &vs); err != nil {
-				return nil, fmt.Errorf("query range: %s: point %d: value %s is not a string", s.Name, i, pair[1])
-			}
-			v, err := strconv.ParseFloat(vs, 64)
-			if err != nil {
-				return nil, fmt.Errorf("query range: %s: point %d: %q is not a number", s.Name, i, vs)
-			}
+		s.Values = make([]float64, 0, len(ss.Values))
+		s.Times = make([]string, 0, len(ss.Values))
+		for _, p := range ss.Values {
+			v := float64(p.Value)
 			if math.IsInf(v, 0) {
 				v = math.NaN()
 			}
-			sec, frac := math.Modf(ts)
-			t := time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC()
 			s.Values = append(s.Values, v)
-			s.Times = append(s.Times, t.Format(time.RFC3339Nano))
+			s.Times = append(s.Times, p.Timestamp.Time().UTC().Format(time.RFC3339Nano))
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out
 }
+
+// limitedTransport bounds every answer body: the API client reads bodies
+// whole.
+type limitedTransport struct{ rt http.RoundTripper }
+
+func (t limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: maxPromBody}
+	return resp, nil
+}
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly the limit from a larger one.
+		var one [1]byte
+		if n, _ := b.rc.Read(one[:]); n > 0 {
+			return 0, ErrPromBodyTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }

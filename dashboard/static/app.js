@@ -22,7 +22,7 @@
   let last = null;
   async function refresh() {
     try {
-      const resp = await fetch("/api/v1/summary", { cache: "no-store" });
+      const resp = await fetch("api/v1/summary", { cache: "no-store" });
       if (!resp.ok) return;
       const s = await resp.json();
       const now = shape(s);

@@ -43,9 +43,8 @@ type BrowserModule struct {
 	minViews int
 	now      func() time.Time
 
-	mu   sync.Mutex
-	lab  map[string]bool           // finding kinds the last lab audit reported
-	prev map[string]webopt.Options // options before an applied action, by action target
+	mu  sync.Mutex
+	lab map[string]bool // finding kinds the last lab audit reported
 }
 
 var (

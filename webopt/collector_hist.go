@@ -8,7 +8,7 @@ import "math"
 type histogram struct {
 	n        uint32
 	min, max float64
-	counts [histBuckets]uint32
+	counts   [histBuckets]uint32
 }
 
 const (

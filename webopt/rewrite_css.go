@@ -20,7 +20,6 @@ type webFace struct {
 	url      string // the first src URL, the one browsers will likely take
 	urlType  string
 	fallback string // the fallback family, when its metrics are known
-	emitted  bool
 }
 
 type cssEdit struct {

@@ -225,12 +225,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		h.Merge(rs.total)
 		rs.window.AddTo(h)
 		rs.mu.Unlock()
-		m, err := h.PrometheusHistogram(descLatency, nil, metrics.DefaultNativeSchema, rs.route)
-		o.mu.Unlock()
-		if err != nil {
-			ch <- prometheus.NewInvalidMetric(descLatency, err)
-			continue
+		// Latency only ever accumulates, so an unchanged count is an
+		// unchanged histogram: an idle route costs a scrape nothing.
+		if rs.prom == nil || rs.promCount != h.Count() {
+			m, err := h.PrometheusHistogram(descLatency, nil, metrics.DefaultNativeSchema, rs.route)
+			if err != nil {
+				o.mu.Unlock()
+				ch <- prometheus.NewInvalidMetric(descLatency, err)
+				continue
+			}
+			rs.prom, rs.promCount = m, h.Count()
 		}
+		m := rs.prom
+		o.mu.Unlock()
 		ch <- m
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/perfengine/perfengine/apiopt/cache"
 	"github.com/perfengine/perfengine/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // maxRoutes bounds the routes tracked; later ones count as "other", so a
@@ -70,6 +71,11 @@ type routeStats struct {
 	limited                          atomic.Uint64
 
 	window *metrics.LatencyRecorder // since the last Metrics call
+
+	// prom is the latency histogram last exported to Prometheus and
+	// promCount its sample count; both guarded by the optimizer's mu.
+	prom      prometheus.Metric
+	promCount int64
 
 	mu      sync.Mutex
 	total   *metrics.Histogram // everything before the current window

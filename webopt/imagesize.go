@@ -29,13 +29,19 @@ type imageSizes struct {
 }
 
 type sizeEntry struct {
-	mod  time.Time
-	size int64
-	w, h int
-	ok   bool
+	checked time.Time // when the file was last stat'ed
+	mod     time.Time
+	size    int64
+	w, h    int
+	ok      bool
 }
 
 func newImageSizes(max int) *imageSizes { return &imageSizes{max: max, m: map[string]sizeEntry{}} }
+
+// sizeRecheck is how long a file's size is trusted before it is stat'ed
+// again: a page with 50 images would otherwise cost 50 system calls, and a
+// redeployed image is noticed within a second.
+const sizeRecheck = time.Second
 
 // maxImageHeader bounds what is read of one file: headers sit at the start
 // (a JPEG's SOF can follow large EXIF data, hence not less).
@@ -45,17 +51,25 @@ func (s *imageSizes) get(fsys fs.FS, name string) (w, h int, ok bool) {
 	if fsys == nil || !fs.ValidPath(name) {
 		return 0, 0, false
 	}
+	now := time.Now()
+	s.mu.Lock()
+	e, hit := s.m[name]
+	s.mu.Unlock()
+	if hit && now.Sub(e.checked) < sizeRecheck {
+		return e.w, e.h, e.ok
+	}
 	st, err := fs.Stat(fsys, name)
 	if err != nil || st.IsDir() {
 		return 0, 0, false
 	}
-	s.mu.Lock()
-	e, hit := s.m[name]
-	s.mu.Unlock()
 	if hit && e.mod.Equal(st.ModTime()) && e.size == st.Size() {
+		e.checked = now
+		s.mu.Lock()
+		s.m[name] = e
+		s.mu.Unlock()
 		return e.w, e.h, e.ok
 	}
-	e = sizeEntry{mod: st.ModTime(), size: st.Size()}
+	e = sizeEntry{checked: now, mod: st.ModTime(), size: st.Size()}
 	if f, err := fsys.Open(name); err == nil {
 		e.w, e.h, e.ok = imageSize(io.LimitReader(f, maxImageHeader), strings.EqualFold(path.Ext(name), ".svg"))
 		f.Close()

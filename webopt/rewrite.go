@@ -355,6 +355,11 @@ func (p *page) resolve(raw string) (ref, file, origin string) {
 	if raw == "" || strings.HasPrefix(raw, "data:") || strings.HasPrefix(raw, "blob:") || strings.HasPrefix(raw, "javascript:") {
 		return "", "", ""
 	}
+	if plainLocalPath(raw) && (p.base.Scheme == "http" || p.base.Scheme == "https") && p.base.Host == p.r.Host {
+		// The common case, "/img/a.png": already the resolved, escaped
+		// path, so parsing it would change nothing but cost two URLs.
+		return raw, p.staticFile(raw), ""
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", "", ""
@@ -370,13 +375,36 @@ func (p *page) resolve(raw string) (ref, file, origin string) {
 	if abs.RawQuery != "" {
 		ref += "?" + abs.RawQuery
 	}
-	if p.c.root != nil && strings.HasPrefix(abs.Path, p.c.StaticPrefix) {
-		name := path.Clean(strings.TrimPrefix(abs.Path, p.c.StaticPrefix))
-		if name != "." && !strings.HasPrefix(name, "../") {
-			file = strings.TrimPrefix(name, "/")
+	return ref, p.staticFile(abs.Path), ""
+}
+
+// staticFile is the name in Root of the URL path, or "" when it is not
+// under StaticPrefix.
+func (p *page) staticFile(urlPath string) string {
+	if p.c.root == nil || !strings.HasPrefix(urlPath, p.c.StaticPrefix) {
+		return ""
+	}
+	name := path.Clean(strings.TrimPrefix(urlPath, p.c.StaticPrefix))
+	if name == "." || strings.HasPrefix(name, "../") {
+		return ""
+	}
+	return strings.TrimPrefix(name, "/")
+}
+
+// plainLocalPath reports whether raw is an absolute path on this origin
+// that URL resolution would return unchanged: no scheme or authority, no
+// query, fragment, escapes or dot segments, only unreserved characters.
+func plainLocalPath(raw string) bool {
+	if len(raw) == 0 || raw[0] != '/' || len(raw) > 1 && raw[1] == '/' || strings.Contains(raw, "/.") {
+		return false
+	}
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("/-._~", c) >= 0) {
+			return false
 		}
 	}
-	return ref, file, ""
+	return true
 }
 
 // learnURL remembers a third-party origin the page uses.

@@ -143,6 +143,9 @@ func (t *tag) get(name string) string {
 
 func (t *tag) getInt(name string) int {
 	v := t.get(name)
+	if v == "" {
+		return 0 // absent: not worth a strconv error
+	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
 		return 0

@@ -33,6 +33,10 @@ type assets struct {
 	thumbs [ImageCount]func() []byte
 }
 
+// sharedAssets are generated once per process: the service serves them and
+// the browser optimizer reads their sizes.
+var sharedAssets = sync.OnceValue(newAssets)
+
 func newAssets() *assets {
 	a := &assets{hero: sync.OnceValue(heroPNG)}
 	for i := range a.thumbs {

@@ -66,7 +66,7 @@ func New(opts Options) (*Service, error) {
 			return nil, fmt.Errorf("demo: Options.Middleware[%d] is nil", i)
 		}
 	}
-	s := &Service{log: opts.Logger, now: opts.Now, assets: newAssets()}
+	s := &Service{log: opts.Logger, now: opts.Now, assets: sharedAssets()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

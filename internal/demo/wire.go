@@ -47,6 +47,11 @@ func wire(w *wiring) error {
 			return err
 		}
 	}
+	if w.cfg.Modules.Browser {
+		if err := wireBrowser(w); err != nil {
+			return err
+		}
+	}
 	if w.cfg.Modules.Regression {
 		m, err := perfengine.NewRegressionModule(w.cfg.Regression)
 		if err != nil {

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +53,10 @@ type Config struct {
 	// Version of the service being watched, used to tag baselines.
 	// Env PERFENGINE_VERSION.
 	Version string `yaml:"version" json:"version"`
+	// Debug logs every cycle's decisions at debug level (what was collected,
+	// which threshold was crossed, why an action was or was not applied),
+	// whatever the logger's own level, as the seed's debug mode does.
+	Debug bool `yaml:"debug" json:"debug"`
 
 	Thresholds Thresholds    `yaml:"thresholds" json:"thresholds"`
 	Modules    ModuleToggles `yaml:"modules" json:"modules"`
@@ -246,40 +252,106 @@ func checkURL(p *problems, field, raw string, schemes ...string) {
 // applies the environment, and validates the result. Unknown keys are
 // errors, so a typo does not silently keep a default.
 func LoadConfig(path string) (Config, error) {
+	cfg, _, err := LoadConfigFrom(path, os.LookupEnv)
+	return cfg, err
+}
+
+// LoadConfigFrom is LoadConfig with the environment given, and it also
+// says where each value came from. Every problem of the file, the
+// environment and the result is reported at once.
+func LoadConfigFrom(path string, lookup EnvLookup) (Config, Origins, error) {
 	cfg := DefaultConfig()
+	origins := Origins{}
+	var errs []error
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return Config{}, fmt.Errorf("read config: %w", err)
+			return Config{}, nil, fmt.Errorf("read config: %w", err)
 		}
 		if err := cfg.UnmarshalYAMLBytes(data); err != nil {
-			return Config{}, err
+			errs = append(errs, err)
+			// Go on with what the file says, unknown keys aside, so the
+			// problems of the environment and of the values are reported
+			// in the same run.
+			lenient := DefaultConfig()
+			if decodeYAML(data, &lenient) == nil {
+				cfg = lenient
+			}
+		} else {
+			for _, k := range fileKeys(data) {
+				origins[k] = OriginFile
+			}
 		}
 	}
-	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
-		return Config{}, err
+	if err := cfg.applyEnv(lookup, origins); err != nil {
+		errs = append(errs, err)
 	}
 	if err := cfg.Validate(); err != nil {
-		return Config{}, err
+		errs = append(errs, err)
 	}
-	return cfg, nil
+	if len(errs) > 0 {
+		return Config{}, nil, errors.Join(errs...)
+	}
+	return cfg, origins, nil
+}
+
+// decodeYAML is yaml.UnmarshalWithOptions that turns the decoder's panics
+// (a tag on a list, "targets: !0 00", dereferences nil inside it) into
+// errors: no input may take the daemon down.
+func decodeYAML(data []byte, v any, opts ...yaml.DecodeOption) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed YAML (%v)", r)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, v, opts...)
+}
+
+// fileKeys lists the configuration keys a YAML document sets.
+func fileKeys(data []byte) []string {
+	var generic any
+	if err := decodeYAML(data, &generic); err != nil {
+		return nil
+	}
+	var keys []string
+	for _, k := range configKeys() {
+		v := generic
+		found := true
+		for _, part := range strings.Split(k.Path, ".") {
+			m, ok := v.(map[string]any)
+			if !ok {
+				found = false
+				break
+			}
+			if v, ok = m[part]; !ok {
+				found = false
+				break
+			}
+		}
+		if found {
+			keys = append(keys, k.Path)
+		}
+	}
+	return keys
 }
 
 // UnmarshalYAMLBytes decodes YAML over c, leaving keys the document does not
-// mention as they were. On error c is unchanged.
+// mention as they were. Every unknown key and malformed duration is
+// reported at once. On error c is unchanged.
 func (c *Config) UnmarshalYAMLBytes(data []byte) error {
-	// A Duration's own error cannot know its key, so durations are checked
-	// first on a generic decoding, where the path is known.
+	// A Duration's own error cannot know its key, and the strict decoder
+	// stops at the first unknown key, so both are checked first on a
+	// generic decoding, where the path is known.
 	var generic any
-	if err := yaml.Unmarshal(data, &generic); err == nil {
+	if err := decodeYAML(data, &generic); err == nil {
 		var p problems
-		checkDurations(&p, reflect.TypeOf(*c), generic, "")
+		checkDocument(&p, reflect.TypeOf(*c), generic, "")
 		if err := p.err(); err != nil {
 			return err
 		}
 	}
 	next := *c
-	if err := yaml.UnmarshalWithOptions(data, &next, yaml.Strict()); err != nil {
+	if err := decodeYAML(data, &next, yaml.Strict()); err != nil {
 		// One line: "[line:column] what is wrong".
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, yaml.FormatError(err, false, false))
 	}
@@ -289,10 +361,10 @@ func (c *Config) UnmarshalYAMLBytes(data []byte) error {
 
 var durationType = reflect.TypeOf(Duration(0))
 
-// checkDurations walks a generic YAML value alongside the struct type it
-// will decode into and reports each Duration field that does not parse,
-// by its dotted YAML path.
-func checkDurations(p *problems, t reflect.Type, v any, path string) {
+// checkDocument walks a generic YAML value alongside the struct type it
+// will decode into and reports, by dotted YAML path, each key the struct
+// does not have and each Duration that does not parse.
+func checkDocument(p *problems, t reflect.Type, v any, path string) {
 	if t == durationType {
 		if v == nil {
 			return
@@ -307,80 +379,92 @@ func checkDurations(p *problems, t reflect.Type, v any, path string) {
 	if !ok || t.Kind() != reflect.Struct {
 		return
 	}
+	join := func(name string) string {
+		if path == "" {
+			return name
+		}
+		return path + "." + name
+	}
+	known := map[string]bool{}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "" || name == "-" {
 			continue
 		}
+		known[name] = true
 		if sub, ok := m[name]; ok {
-			field := name
-			if path != "" {
-				field = path + "." + name
-			}
-			checkDurations(p, f.Type, sub, field)
+			checkDocument(p, f.Type, sub, join(name))
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		if known[name] {
+			continue
+		}
+		if near := nearestKey(name, known); near != "" {
+			p.add(join(name), nil, "is not a configuration key; did you mean %s?", join(near))
+		} else {
+			p.add(join(name), nil, "is not a configuration key")
+		}
+	}
+}
+
+// nearestKey returns the known name closest to a misspelt one (same
+// letters ignoring case, or at most two edits away), or "".
+func nearestKey(name string, known map[string]bool) string {
+	best, bestDist := "", 3
+	for k := range known {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+		if d := editDistance(strings.ToLower(k), strings.ToLower(name)); d < bestDist || d == bestDist && k < best {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of two short strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // EnvLookup is os.LookupEnv's shape, so tests can pass a map.
 type EnvLookup func(key string) (string, bool)
 
-// envVar describes one environment override.
-type envVar struct {
-	name  string
-	apply func(c *Config, v string) error
-}
-
-// envVars lists every environment variable LoadConfig honours, in the order
-// the README documents them.
-var envVars = []envVar{
-	{"PERFORMANCE_MONITORING_ENABLED", func(c *Config, v string) error { return parseBool(v, &c.Enabled) }},
-	{"PERFORMANCE_MONITORING_INTERVAL", func(c *Config, v string) error { return c.MonitoringInterval.parse(v) }},
-	{"AUTO_OPTIMIZATION_ENABLED", func(c *Config, v string) error { return parseBool(v, &c.AutoOptimize) }},
-	{"AGGRESSIVE_OPTIMIZATION", func(c *Config, v string) error { return parseBool(v, &c.AggressiveMode) }},
-	{"CPU_WARNING_THRESHOLD", func(c *Config, v string) error { return parseFloat(v, &c.Thresholds.CPU.Warning) }},
-	{"CPU_CRITICAL_THRESHOLD", func(c *Config, v string) error { return parseFloat(v, &c.Thresholds.CPU.Critical) }},
-	{"MEMORY_WARNING_THRESHOLD", func(c *Config, v string) error { return parseFloat(v, &c.Thresholds.Memory.Warning) }},
-	{"MEMORY_CRITICAL_THRESHOLD", func(c *Config, v string) error { return parseFloat(v, &c.Thresholds.Memory.Critical) }},
-	{"REGRESSION_DETECTION_ENABLED", func(c *Config, v string) error { return parseBool(v, &c.Modules.Regression) }},
-	{"AUTO_ROLLBACK_ENABLED", func(c *Config, v string) error { return parseBool(v, &c.Regression.AutoRollbackEnabled) }},
-	{"REGRESSION_SENSITIVITY", func(c *Config, v string) error { c.Regression.Sensitivity = strings.TrimSpace(v); return nil }},
-	{"ALERT_WEBHOOK_URL", func(c *Config, v string) error { c.Alerts.WebhookURL = strings.TrimSpace(v); return nil }},
-	{"ALERT_EMAIL_ENDPOINT", func(c *Config, v string) error { c.Alerts.EmailEndpoint = strings.TrimSpace(v); return nil }},
-	{"PERFENGINE_TOKEN", func(c *Config, v string) error { c.Server.Token = strings.TrimSpace(v); return nil }},
-	{"PERFENGINE_VERSION", func(c *Config, v string) error { c.Version = strings.TrimSpace(v); return nil }},
-}
-
-// EnvVarNames lists the environment variables ApplyEnv reads.
+// EnvVarNames lists the environment variables ApplyEnv reads: the seed's
+// names, then PERFENGINE_<SECTION>_<KEY> for every key. Secret keys also
+// read <NAME>_FILE.
 func EnvVarNames() []string {
-	names := make([]string, len(envVars))
-	for i, e := range envVars {
-		names[i] = e.name
+	names := slices.Sorted(maps.Keys(seedEnvAliases))
+	for _, k := range configKeys() {
+		names = append(names, k.Env)
 	}
 	return names
 }
 
-// ApplyEnv overrides c with the environment variables that are set. Every
-// malformed value is reported, and c is changed only if all are well formed.
-func (c *Config) ApplyEnv(lookup EnvLookup) error {
-	next := *c
-	var p problems
-	for _, e := range envVars {
-		v, ok := lookup(e.name)
-		if !ok {
-			continue
-		}
-		if err := e.apply(&next, v); err != nil {
-			p = append(p, &ConfigError{Field: e.name, Value: v, Err: err})
-		}
-	}
-	if err := p.err(); err != nil {
-		return err
-	}
-	*c = next
-	return nil
-}
+// ApplyEnv overrides c with the environment variables that are set: the
+// seed's names (PERFORMANCE_MONITORING_INTERVAL, ...) and
+// PERFENGINE_<SECTION>_<KEY> for every key, which wins over a seed name.
+// A secret key may instead name a file in <NAME>_FILE. Every malformed
+// value is reported, and c is changed only if all are well formed.
+func (c *Config) ApplyEnv(lookup EnvLookup) error { return c.applyEnv(lookup, nil) }
 
 func parseBool(v string, dst *bool) error {
 	b, err := strconv.ParseBool(strings.TrimSpace(v))
@@ -453,16 +537,7 @@ func (d *Duration) UnmarshalYAML(b []byte) error {
 	return d.parse(strings.Trim(strings.TrimSpace(string(b)), `"'`))
 }
 
-// redacted returns c without secrets, for showing to people: the token,
+// Redacted returns c without secrets, for showing to people: the token,
 // passwords in DSNs and URLs, and webhook paths (Slack keeps its token
-// there).
-func (c Config) redacted() Config {
-	c.Server.Token = ""
-	c.Database.DSN = redactDSN(c.Database.DSN)
-	c.Store.DSN = redactDSN(c.Store.DSN)
-	c.Alerts.EmailEndpoint = redactDSN(c.Alerts.EmailEndpoint)
-	if u, err := url.Parse(c.Alerts.WebhookURL); err == nil && u.Host != "" {
-		c.Alerts.WebhookURL = u.Scheme + "://" + u.Host + "/..."
-	}
-	return c
-}
+// there). Every key tagged secret is covered.
+func (c Config) Redacted() Config { return redactSecrets(c) }

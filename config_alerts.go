@@ -9,10 +9,10 @@ import (
 // AlertsConfig configures notifications.
 type AlertsConfig struct {
 	// WebhookURL receives a JSON POST per alert. Env ALERT_WEBHOOK_URL.
-	WebhookURL string `yaml:"webhookURL" json:"webhookURL"`
+	WebhookURL string `yaml:"webhookURL" json:"webhookURL" perfengine:"secret"`
 	// EmailEndpoint is an smtp://[user[:pass]@]host:port/?to=a@b URL.
 	// Env ALERT_EMAIL_ENDPOINT.
-	EmailEndpoint string `yaml:"emailEndpoint" json:"emailEndpoint"`
+	EmailEndpoint string `yaml:"emailEndpoint" json:"emailEndpoint" perfengine:"secret"`
 }
 
 func defaultAlertsConfig() AlertsConfig { return AlertsConfig{} }

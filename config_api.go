@@ -41,7 +41,7 @@ type APIConfig struct {
 	TrustedProxies string `yaml:"trustedProxies" json:"trustedProxies"`
 	// RedisURL keeps rate-limit counters in Redis (redis://host:port/db),
 	// shared by every instance, with a local fallback. Empty: in memory.
-	RedisURL string `yaml:"redisURL" json:"redisURL"`
+	RedisURL string `yaml:"redisURL" json:"redisURL" perfengine:"secret"`
 	// ConcurrencyLimit sheds load with 503 past an adaptive (Gradient2)
 	// concurrency limit. Off by default.
 	ConcurrencyLimit bool `yaml:"concurrencyLimit" json:"concurrencyLimit"`

@@ -10,7 +10,7 @@ import (
 // DatabaseConfig configures the database module.
 type DatabaseConfig struct {
 	// DSN of the database to watch: postgres://… or sqlite:PATH. Empty: none.
-	DSN string `yaml:"dsn" json:"dsn"`
+	DSN string `yaml:"dsn" json:"dsn" perfengine:"secret"`
 	// AutoCreateIndexes lets the engine create suggested indexes by itself.
 	// Off by default: a schema change is risky.
 	AutoCreateIndexes bool `yaml:"autoCreateIndexes" json:"autoCreateIndexes"`

@@ -37,7 +37,7 @@ type RegressionConfig struct {
 	RollbackCommand []string `yaml:"rollbackCommand" json:"rollbackCommand"`
 	// RollbackWebhookURL receives a JSON POST {from, to, reason,
 	// automatic} to roll back. Empty: no webhook.
-	RollbackWebhookURL string `yaml:"rollbackWebhookURL" json:"rollbackWebhookURL"`
+	RollbackWebhookURL string `yaml:"rollbackWebhookURL" json:"rollbackWebhookURL" perfengine:"secret"`
 	// RollbackTo is the version a rollback returns to; default "previous"
 	// (for actuators that know it themselves).
 	RollbackTo string `yaml:"rollbackTo" json:"rollbackTo"`

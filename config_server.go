@@ -14,7 +14,7 @@ type ServerConfig struct {
 	// Token guards the mutating endpoints (approve, undo) as a bearer token.
 	// The daemon refuses to listen beyond loopback without one.
 	// Env PERFENGINE_TOKEN.
-	Token string `yaml:"token" json:"-"`
+	Token string `yaml:"token" json:"-" perfengine:"secret"`
 }
 
 func defaultServerConfig() ServerConfig { return ServerConfig{Addr: DefaultServerAddr} }

@@ -9,7 +9,7 @@ import (
 type StoreConfig struct {
 	// DSN of the store: sqlite:PATH or postgres://…. Empty: SQLite in
 	// DataDir.
-	DSN string `yaml:"dsn" json:"dsn"`
+	DSN string `yaml:"dsn" json:"dsn" perfengine:"secret"`
 	// DataDir holds the embedded SQLite store; default ".perfengine".
 	DataDir string `yaml:"dataDir" json:"dataDir"`
 	// RawRetention keeps raw samples this long; default 24h.

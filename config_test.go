@@ -222,6 +222,7 @@ func FuzzConfigYAML(f *testing.F) {
 	f.Add([]byte("monitoringInterval: 1e300\n"))
 	f.Add([]byte("modules: {database: false}\nalerts: {webhookURL: 'http://x'}\n"))
 	f.Add([]byte("- [}\n"))
+	f.Add([]byte("targets: !0 00\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := DefaultConfig()
 		if err := c.UnmarshalYAMLBytes(data); err != nil {
@@ -238,6 +239,9 @@ func FuzzConfigEnv(f *testing.F) {
 	f.Add("PERFORMANCE_MONITORING_INTERVAL", "-1")
 	f.Add("PERFORMANCE_MONITORING_INTERVAL", "1e400")
 	f.Add("MEMORY_CRITICAL_THRESHOLD", "NaN")
+	f.Add("PERFENGINE_TARGETS", "[{name: web, type: http, url: x}]")
+	f.Add("PERFENGINE_REGRESSION_ROLLBACK_COMMAND", "[a, {b: c}]")
+	f.Add("PERFENGINE_DATABASE_DSN_FILE", "/nonexistent")
 	f.Fuzz(func(t *testing.T, key, value string) {
 		c := DefaultConfig()
 		before := c

@@ -447,7 +447,7 @@ func (e *Engine) DebugInfo() DebugInfo {
 	e.mu.RLock()
 	cfg, started, cycles := e.cfg, e.started, e.cycles
 	e.mu.RUnlock()
-	cfg = cfg.redacted()
+	cfg = cfg.Redacted()
 	now := e.now()
 	return DebugInfo{
 		Config:  cfg,

@@ -52,7 +52,7 @@ func TestLoadCommand(t *testing.T) {
 		{name: "open text with report and baseline", args: []string{"load", "--url", srv.URL, "--rate", "100", "-d", "1200ms", "--report", report, "--save-baseline", baseline, "-q"},
 			stdout: []string{"open model", "corrected", "uncorrected", "status  200: 120"}, stderr: []string{"report written", "baseline"}},
 		{name: "targets file and thresholds fail", args: []string{"load", "--targets", targets, "-c", "1", "--max-requests", "10", "-d", "10s", "--threshold", "errors<1%", "--threshold", "p99<10s", "--json", "-q"},
-			code: ExitThresholds, stderr: []string{"threshold FAIL errors<1%", "threshold ok   p99<10s", "perfengine: thresholds failed: errors<1% (actual 0.5)"}},
+			code: ExitThresholds, stderr: []string{"threshold FAIL errors<1%", "threshold ok   p99<10s", `{"error":"thresholds failed: errors<1% (actual 0.5)"}`}},
 		{name: "broken targets lines", args: []string{"load", "--targets", broken, "-c", "1", "-d", "1s"},
 			code: 1, stderr: []string{"line 2: invalid JSON", "line 3: url \"ftp://x\""}},
 		{name: "unreachable", args: []string{"load", "--url", "http://127.0.0.1:1/", "-c", "1", "--max-requests", "3", "-q"},

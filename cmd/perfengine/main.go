@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,8 +41,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "perfengine: "+oneLine(err))
+	if cmd, err := root.ExecuteContextC(ctx); err != nil {
+		// With --json a failure is a JSON object too, so a script reading
+		// the output never has to parse prose.
+		if f := cmd.Flags().Lookup("json"); f != nil && f.Value.String() == "true" {
+			enc := json.NewEncoder(stderr)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(map[string]string{"error": oneLine(err)})
+		} else {
+			fmt.Fprintln(stderr, "perfengine: "+oneLine(err))
+		}
 		// A command may ask for its own status, as load does for failed
 		// thresholds (k6's 99), so CI can tell them from a broken run.
 		var coded interface{ ExitCode() int }
@@ -69,8 +78,10 @@ slow, applies the safe fixes itself and proposes the others.`,
   source <(perfengine completion bash)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildInfo().Version,
 	}
-	root.AddCommand(newDemoCmd(), newServeCmd(), newVersionCmd(), newDBCmd(), newAlertCmd(), newRegressCmd(), newLoadCmd(), newStressCmd(), newNetCmd(), newWebCmd())
+	root.SetVersionTemplate("perfengine {{.Version}}\n")
+	root.AddCommand(newDemoCmd(), newServeCmd(), newConfigCmd(), newVersionCmd(), newDBCmd(), newAlertCmd(), newRegressCmd(), newLoadCmd(), newStressCmd(), newNetCmd(), newWebCmd())
 	return root
 }
 

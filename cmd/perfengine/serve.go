@@ -21,7 +21,7 @@ import (
 const shutdownTimeout = 10 * time.Second
 
 func newServeCmd() *cobra.Command {
-	var configFile, addr, dataDir string
+	var sf serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the daemon: engine, dashboard, JSON API, /metrics and /healthz",
@@ -29,8 +29,8 @@ func newServeCmd() *cobra.Command {
 at /api/v1/..., Prometheus metrics at /metrics and /healthz.
 
 The configuration is read from --config (YAML), then from the environment
-(PERFORMANCE_MONITORING_INTERVAL, CPU_WARNING_THRESHOLD, PERFENGINE_TOKEN, ...);
-flags override both. An invalid value stops serve with every problem named.
+(PERFENGINE_<SECTION>_<KEY> for every key, see "perfengine config defaults",
+and the seed's names such as CPU_WARNING_THRESHOLD); flags override both. An invalid value stops serve with every problem named.
 serve refuses to listen beyond loopback without a token (server.token or
 PERFENGINE_TOKEN), which guards approve and undo.`,
 		Example: `  perfengine serve
@@ -39,22 +39,11 @@ PERFENGINE_TOKEN), which guards approve and undo.`,
   curl -s http://127.0.0.1:7070/api/v1/summary`,
 		Args: cobra.NoArgs,
 	}
-	cmd.Flags().StringVar(&configFile, "config", "", "YAML configuration `file` (default: none, the built-in defaults)")
-	cmd.Flags().StringVar(&addr, "addr", perfengine.DefaultServerAddr, "`host:port` to serve on (overrides server.addr)")
-	cmd.Flags().StringVar(&dataDir, "data-dir", perfengine.DefaultDataDir, "`directory` of the embedded store (overrides store.dataDir)")
+	sf.register(cmd)
 	asJSON := addJSONFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		cfg, err := perfengine.LoadConfig(configFile)
+		cfg, _, err := sf.load(cmd)
 		if err != nil {
-			return err
-		}
-		if cmd.Flags().Changed("addr") {
-			cfg.Server.Addr = addr
-		}
-		if cmd.Flags().Changed("data-dir") {
-			cfg.Store.DataDir = dataDir
-		}
-		if err := cfg.Validate(); err != nil {
 			return err
 		}
 		return serve(cmd, cfg, *asJSON)

@@ -3,6 +3,7 @@ package perfengine
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"fmt"
 	"runtime/debug"
 	"sort"
@@ -146,6 +147,9 @@ func (e *Engine) cycle(ctx context.Context) {
 
 	prev := e.eval.status()
 	status, violations := e.eval.evaluate(now, latest)
+	if e.log.Enabled(ctx, slog.LevelDebug) {
+		e.logEvaluation(ctx, cfg, status, violations, latest)
+	}
 	if status != prev {
 		e.statusChanged(ctx, now, prev, status, violations, mods)
 	}
@@ -200,6 +204,7 @@ func (e *Engine) collect(ctx context.Context, now time.Time, cfg Config, mods []
 			if ms.recordSuccess(now, len(got)) {
 				e.log.Info("module recovered", "name", ms.name)
 			}
+			e.log.Debug("collected", "name", ms.name, "samples", len(got), "took", e.now().Sub(now))
 			mu.Lock()
 			all = append(all, got...)
 			mu.Unlock()
@@ -253,8 +258,27 @@ func (c Config) allowed(a Action) bool {
 	return false
 }
 
+// policyReason says why the policy does or does not apply an action, for
+// debug mode.
+func (c Config) policyReason(a Action) string {
+	switch {
+	case !c.AutoOptimize:
+		return "autoOptimize is off: waits for approval"
+	case a.Risk == RiskSafe:
+		return "safe: applied automatically"
+	case a.Risk == RiskModerate && c.AggressiveMode:
+		return "moderate, aggressiveMode on: applied automatically"
+	case a.Risk == RiskModerate:
+		return "moderate: waits for approval (aggressiveMode is off)"
+	case a.Risk == RiskRisky && a.PreApproved:
+		return "risky but pre-approved by its module's configuration"
+	}
+	return "risky: waits for approval"
+}
+
 func (e *Engine) applyByPolicy(ctx context.Context, cfg Config) {
 	for _, a := range e.book.list(ActionPending) {
+		e.log.Debug("policy", "id", a.ID, "kind", a.Kind, "target", a.Target, "risk", a.Risk, "decision", cfg.policyReason(a))
 		if cfg.allowed(a) {
 			if _, err := e.apply(ctx, a.ID); err != nil {
 				e.log.Warn("apply", "id", a.ID, "kind", a.Kind, "err", err)
@@ -418,6 +442,23 @@ func (e *Engine) compact(ctx context.Context, now time.Time) {
 	if err := st.Compact(ctx, now); err != nil {
 		e.log.Warn("compact store", "err", err)
 	}
+}
+
+// logEvaluation logs, in debug mode, each key metric against its
+// thresholds and the status that follows.
+func (e *Engine) logEvaluation(ctx context.Context, cfg Config, status Status, violations []Violation, latest map[string]float64) {
+	for _, r := range rules {
+		if v, ok := latest[r.metric]; ok {
+			th := r.threshold(cfg.Thresholds)
+			e.log.DebugContext(ctx, "threshold", "metric", r.metric, "value", v, "warning", th.Warning, "critical", th.Critical, "lowerIsWorse", r.lowerWorse)
+		} else {
+			e.log.DebugContext(ctx, "threshold", "metric", r.metric, "value", "not reported")
+		}
+	}
+	for _, v := range violations {
+		e.log.DebugContext(ctx, "violation", "detail", v.String())
+	}
+	e.log.DebugContext(ctx, "evaluated", "status", status, "violations", len(violations), "series", len(latest))
 }
 
 // staleIntervals is how many intervals a series may go unreported before the

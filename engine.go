@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,6 +94,12 @@ type Engine struct {
 	done     chan struct{}
 	interval chan time.Duration // tells the loop about a new interval
 	cycles   uint64             // guarded by mu
+
+	// built names the modules the engine built from its configuration, so
+	// UpdateConfig may rebuild or remove them; guarded by life (and New).
+	built map[string]bool
+	// debug mirrors cfg.Debug for the logger, which reads it per record.
+	debug atomic.Bool
 }
 
 // New validates cfg and builds an engine with the runtime module, the
@@ -109,6 +116,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		series:   metrics.NewSet(seriesCapacity),
 		book:     newActionBook(),
 		interval: make(chan time.Duration, 1),
+		built:    map[string]bool{},
 	}
 	for _, o := range opts {
 		o(e)
@@ -116,7 +124,8 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	e.log = e.log.With("module", "engine")
+	e.debug.Store(cfg.Debug)
+	e.log = slog.New(&debugHandler{Handler: e.log.Handler(), on: &e.debug}).With("module", "engine")
 	e.eval = newEvaluator(cfg.Thresholds)
 	if err := e.add(&RuntimeModule{c: metrics.NewRuntimeCollector(), now: e.now}); err != nil {
 		return nil, err
@@ -211,34 +220,6 @@ func (e *Engine) Store() store.Store {
 	return e.st
 }
 
-// UpdateConfig applies a new configuration to a running engine. An invalid
-// configuration is rejected whole and the old one stays in force. Store
-// settings take effect at the next Start.
-func (e *Engine) UpdateConfig(cfg Config) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	old := e.cfg
-	e.cfg = cfg
-	e.eval.setThresholds(cfg.Thresholds)
-	e.mu.Unlock()
-	if old.MonitoringInterval != cfg.MonitoringInterval {
-		select {
-		case e.interval <- cfg.MonitoringInterval.D():
-		default:
-			// The loop has not read the previous change yet; replace it.
-			select {
-			case <-e.interval:
-			default:
-			}
-			e.interval <- cfg.MonitoringInterval.D()
-		}
-	}
-	e.log.Info("config updated", "interval", cfg.MonitoringInterval, "autoOptimize", cfg.AutoOptimize, "aggressiveMode", cfg.AggressiveMode)
-	return nil
-}
-
 // Start opens the store, starts the modules with background work and the
 // monitoring loop. It returns once the first cycle has run. Calling Start on
 // a running engine does nothing. With monitoring disabled in the
@@ -285,21 +266,46 @@ func (e *Engine) Start(ctx context.Context) error {
 			return fmt.Errorf("start alerts: %w", err)
 		}
 	}
+	e.mu.Lock()
 	e.notifier = n
+	e.mu.Unlock()
 
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e.cancel = cancel
-	e.done = make(chan struct{})
 	e.running = true
 	if !cfg.Enabled {
-		close(e.done)
+		e.cancel, e.done = func() {}, closedChan()
 		e.log.Info("monitoring disabled by configuration")
 		return nil
 	}
-	e.cycle(loopCtx)
-	go e.loop(loopCtx, cfg.MonitoringInterval.D())
+	e.startLoop(ctx, cfg)
 	e.log.Info("engine started", "interval", cfg.MonitoringInterval, "modules", len(mods))
 	return nil
+}
+
+// startLoop runs the first cycle and starts the loop. It runs under life.
+func (e *Engine) startLoop(ctx context.Context, cfg Config) {
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e.cancel = cancel
+	e.done = make(chan struct{})
+	e.cycle(loopCtx)
+	go e.loop(loopCtx, cfg.MonitoringInterval.D())
+}
+
+// stopLoop ends the loop and waits for the cycle in flight, within ctx.
+// It runs under life.
+func (e *Engine) stopLoop(ctx context.Context) error {
+	e.cancel()
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for monitoring loop: %w", ctx.Err())
+	}
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }
 
 func callStart(ctx context.Context, s Starter) (err error) {
@@ -321,12 +327,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.running = false
-	e.cancel()
 	var errs []error
-	select {
-	case <-e.done:
-	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("wait for monitoring loop: %w", ctx.Err()))
+	if err := e.stopLoop(ctx); err != nil {
+		errs = append(errs, err)
 	}
 
 	e.mu.RLock()

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,11 +40,13 @@ const (
 // command or webhook, or records a dry run when neither is configured. It is
 // safe for concurrent use.
 type RegressionModule struct {
-	det *regress.Detector
-	rb  *regress.Rollbacker
-	now func() time.Time
+	now  func() time.Time
+	opts []RegressionOption // kept to rebuild the detector on reconfigure
+	cfg  RegressionConfig
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards det and rb (replaced by reconfigure) and the fields below
+	det     *regress.Detector
+	rb      *regress.Rollbacker
 	windows map[string][]float64     // recent finite values by key series
 	version string                   // running version, from the snapshots
 	active  map[string]regress.Alarm // key series regressed, by key
@@ -109,14 +112,50 @@ func NewRegressionModule(c RegressionConfig, opts ...RegressionOption) (*Regress
 		Actuator: act, DryRun: c.DryRun, Cooldown: c.RollbackCooldown.D(),
 		Consecutive: c.ConsecutiveFailures, Clock: o.now,
 	})
-	return &RegressionModule{det: det, rb: rb, now: o.now, active: map[string]regress.Alarm{}, findings: map[string]Finding{}, windows: map[string][]float64{}}, nil
+	return &RegressionModule{det: det, rb: rb, now: o.now, opts: opts, cfg: c, active: map[string]regress.Alarm{}, findings: map[string]Finding{}, windows: map[string][]float64{}}, nil
 }
 
 // Detector returns the wrapped detector, for baselines and comparisons.
-func (m *RegressionModule) Detector() *regress.Detector { return m.det }
+func (m *RegressionModule) Detector() *regress.Detector {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.det
+}
 
 // Rollbacker returns the module's rollbacker, with its records.
-func (m *RegressionModule) Rollbacker() *regress.Rollbacker { return m.rb }
+func (m *RegressionModule) Rollbacker() *regress.Rollbacker {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rb
+}
+
+// reconfigure applies a new regression section in place. A new detector
+// with the new sensitivity and warm-up replaces the old one and is fed the
+// recent windows, so it judges at once instead of warming up again; the
+// active regressions, findings and streak carry over. The rollbacker, which
+// holds the cooldown and the rollback history, is replaced only when a
+// rollback setting changed.
+func (m *RegressionModule) reconfigure(c RegressionConfig) error {
+	fresh, err := NewRegressionModule(c, m.opts...)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range slices.Sorted(maps.Keys(m.windows)) {
+		for _, v := range m.windows[k] {
+			fresh.det.Observe(k, v)
+		}
+	}
+	m.det = fresh.det
+	old := m.cfg
+	old.Sensitivity, old.Warmup = c.Sensitivity, c.Warmup
+	if !reflect.DeepEqual(old, c) {
+		m.rb = fresh.rb
+	}
+	m.cfg = c
+	return nil
+}
 
 // Name returns "regression".
 func (*RegressionModule) Name() string { return "regression" }
@@ -125,10 +164,10 @@ func (*RegressionModule) Name() string { return "regression" }
 func (m *RegressionModule) Collect(ctx context.Context) ([]metrics.Sample, error) {
 	now := m.now()
 	m.mu.Lock()
-	active := len(m.active)
+	active, det := len(m.active), m.det
 	m.mu.Unlock()
 	out := []metrics.Sample{{Name: RegressionActive, Value: float64(active), Unit: metrics.UnitCount, Time: now}}
-	for _, s := range m.det.Metrics(ctx) {
+	for _, s := range det.Metrics(ctx) {
 		if s.Name == regress.MetricAlarmsTotal {
 			s.Name = RegressionAlarmsTotal
 			out = append(out, s)
@@ -283,7 +322,7 @@ func (m *RegressionModule) Apply(ctx context.Context, a Action) (Result, error) 
 		return Result{}, fmt.Errorf("regression: unknown action kind %q", a.Kind)
 	}
 	reason := "regression in " + a.Params["series"]
-	rec, err := m.rb.Rollback(ctx, regress.RollbackRequest{
+	rec, err := m.Rollbacker().Rollback(ctx, regress.RollbackRequest{
 		From: a.Params["from"], To: a.Params["to"], Reason: reason, Automatic: a.Params["automatic"] == "true",
 	})
 	if err != nil && rec.ID == "" {

@@ -30,7 +30,10 @@ func (e *Engine) raise(ctx context.Context, al store.Alert) {
 			e.log.Warn("record alert", "err", err)
 		}
 	}
-	if e.notifier != nil && !e.notifier.Send(al) {
+	e.mu.RLock()
+	n := e.notifier
+	e.mu.RUnlock()
+	if n != nil && !n.Send(al) {
 		e.log.Debug("alert not queued (repeat or full queue)", "title", al.Title)
 	}
 }

@@ -3,8 +3,8 @@ package perfengine
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"sort"
 	"sync"

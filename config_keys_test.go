@@ -46,6 +46,11 @@ func envSample(t *testing.T, k ConfigKey, def any) string {
 			return "false"
 		}
 		return "true"
+	case *bool:
+		if v == nil || *v {
+			return "false"
+		}
+		return "true"
 	case Duration:
 		return "7s"
 	case string:

@@ -32,13 +32,21 @@ type NetworkConfig struct {
 	CompressionDisabled bool `yaml:"compressionDisabled" json:"compressionDisabled"`
 	// SlowHost reports a host whose p95 exceeds it; default 500ms.
 	SlowHost Duration `yaml:"slowHost" json:"slowHost"`
+	// KeepAlive reuses connections across requests (HTTP keep-alive, with
+	// TCP keep-alive probes), as the seed's connection pool does; default
+	// true. false closes every connection after one request. A pointer so
+	// that a section built in code without it keeps the default.
+	KeepAlive *bool `yaml:"keepAlive" json:"keepAlive"`
 }
 
-func defaultNetworkConfig() NetworkConfig { return NetworkConfig{} }
+func defaultNetworkConfig() NetworkConfig {
+	on := true
+	return NetworkConfig{KeepAlive: &on}
+}
 
 // Netopt returns the netopt configuration the section describes.
 func (c NetworkConfig) Netopt() netopt.Config {
-	return netopt.Config{
+	nc := netopt.Config{
 		Pool: netopt.PoolConfig{
 			MaxConnections: c.MaxConnections, MaxIdleConnections: c.MaxIdleConnections,
 			IdleTimeout: c.IdleTimeout.D(), ConnectTimeout: c.ConnectionTimeout.D(),
@@ -49,6 +57,10 @@ func (c NetworkConfig) Netopt() netopt.Config {
 		Compression: netopt.CompressionConfig{Disabled: c.CompressionDisabled},
 		SlowHost:    c.SlowHost.D(),
 	}
+	if c.KeepAlive != nil && !*c.KeepAlive {
+		nc.Pool.DisableKeepAlives, nc.Pool.KeepAlive = true, -1
+	}
+	return nc
 }
 
 func (c NetworkConfig) validate(p *problems) {

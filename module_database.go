@@ -168,7 +168,7 @@ func (m *DatabaseModule) Recommend(ctx context.Context, snap Snapshot) ([]Action
 	var actions []Action
 	var findings []Finding
 	var errs []error
-	adv, err := o.IndexSuggestions(ctx)
+	adv, err := o.AdviseWorkload(ctx, dbopt.AdviseOptions{Budget: m.cfg.IndexBudget})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("index advice: %w", err))
 	} else {

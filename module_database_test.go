@@ -98,3 +98,48 @@ func TestDatabaseModuleWithoutDatabase(t *testing.T) {
 	var db *sql.DB
 	_ = db
 }
+
+// TestDatabaseModuleHonoursIndexBudget checks database.indexBudget: an
+// index that does not fit is not suggested.
+func TestDatabaseModuleHonoursIndexBudget(t *testing.T) {
+	rec := querytrace.NewRecorder(0)
+	db := querytrace.Open(&sqlite.Driver{}, filepath.Join(t.TempDir(), "shop.db"), rec)
+	defer db.Close()
+	ctx := context.Background()
+	for _, s := range []string{
+		`CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT NOT NULL)`,
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+		 INSERT INTO products (name) SELECT 'p' || i FROM n`,
+	} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		rows, err := db.QueryContext(ctx, `SELECT id FROM products WHERE name = ?`, "p"+string(rune('1'+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	for _, tc := range []struct {
+		budget int64
+		want   bool
+	}{{0, true}, {1 << 30, true}, {1024, false}} {
+		m, err := NewDatabaseModule(dbopt.NewSQLite(db, dbopt.WithRecorder(rec)), DatabaseConfig{IndexBudget: tc.budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acts, err := m.Recommend(ctx, Snapshot{Time: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := false
+		for _, a := range acts {
+			got = got || a.Kind == ActionCreateIndex
+		}
+		if got != tc.want {
+			t.Errorf("indexBudget %d: create_index proposed = %v, want %v (%+v)", tc.budget, got, tc.want, acts)
+		}
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,4 +121,50 @@ func ExampleNewNetworkModule() {
 		}
 	}
 	// Output: net_host_requests 1
+}
+
+// TestNetworkKeepAliveKey counts the connections the server sees for
+// three sequential requests: one with keep-alive, three without.
+func TestNetworkKeepAliveKey(t *testing.T) {
+	off := false
+	for _, tc := range []struct {
+		name      string
+		keepAlive *bool
+		wantConns int64
+	}{
+		{"default", nil, 1},
+		{"off", &off, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var conns atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.Start()
+			defer srv.Close()
+			c := defaultNetworkConfig()
+			if tc.keepAlive != nil {
+				c.KeepAlive = tc.keepAlive
+			}
+			m, err := NewNetworkModuleFromConfig(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Stop(t.Context())
+			for range 3 {
+				resp, err := m.Client().Get(srv.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if got := conns.Load(); got != tc.wantConns {
+				t.Errorf("keepAlive %v: server saw %d connections, want %d", tc.keepAlive, got, tc.wantConns)
+			}
+		})
+	}
 }

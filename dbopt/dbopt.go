@@ -338,6 +338,12 @@ func markedQuery(q string) bool {
 // IndexSuggestions advises on the observed workload (pg_stat_statements,
 // or the recorder) with default options.
 func (o *Optimizer) IndexSuggestions(ctx context.Context) (*Advice, error) {
+	return o.AdviseWorkload(ctx, AdviseOptions{})
+}
+
+// AdviseWorkload advises on the observed workload with opt, such as a
+// budget for the indexes' total size.
+func (o *Optimizer) AdviseWorkload(ctx context.Context, opt AdviseOptions) (*Advice, error) {
 	if err := o.ready(); err != nil {
 		return nil, err
 	}
@@ -345,7 +351,7 @@ func (o *Optimizer) IndexSuggestions(ctx context.Context) (*Advice, error) {
 	if err != nil {
 		return nil, err
 	}
-	return o.Advise(ctx, qs, AdviseOptions{})
+	return o.Advise(ctx, qs, opt)
 }
 
 // Advise returns the indexes that most reduce the cost of queries, chosen

@@ -328,3 +328,39 @@ func TestUpdateConfigIsSafeUnderCycles(t *testing.T) {
 		t.Fatal("updates lost")
 	}
 }
+
+// TestEngineRequestsGoThroughNetworkModule sends an alert webhook with a
+// network module registered: the request shows in the module's per-host
+// figures, so the engine's own traffic gets the netopt client.
+func TestEngineRequestsGoThroughNetworkModule(t *testing.T) {
+	var hits atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer hook.Close()
+	nm, err := NewNetworkModuleFromConfig(defaultNetworkConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Alerts.WebhookURL = hook.URL
+	svc := &testModule{name: "svc"}
+	e, clk := startTestEngine(t, cfg, svc, nm)
+	svc.set(metrics.ErrorRate, 0.2)
+	e.step(clk)
+	for deadline := time.Now().Add(30 * time.Second); hits.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	samples, err := nm.Collect(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(hook.URL, "http://")
+	var requests float64
+	for _, s := range samples {
+		if s.Name == NetHostRequests && s.Labels["host"] == host {
+			requests = s.Value
+		}
+	}
+	if hits.Load() != 1 || requests != 1 {
+		t.Errorf("webhook hits %d, network module counted %v requests to %s; want 1 and 1", hits.Load(), requests, host)
+	}
+}

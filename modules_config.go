@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 )
 
@@ -45,9 +46,29 @@ var builders = []moduleBuilder{
 		can:     func(Config) bool { return true },
 		section: func(c Config) any { return c.Regression },
 		build: func(e *Engine, c Config) (Module, error) {
-			return NewRegressionModule(c.Regression, WithRegressionClock(e.now))
+			opts := []RegressionOption{WithRegressionClock(e.now)}
+			if hc := e.outboundClient(); hc != nil {
+				opts = append(opts, WithRegressionHTTPClient(hc))
+			}
+			return NewRegressionModule(c.Regression, opts...)
 		},
 	},
+}
+
+// outboundClient is the client of the network module, when one is
+// registered and turned on: the engine's own requests (alert webhooks, the
+// rollback webhook) then get its pooling, retries and per-host figures.
+// nil means each uses a plain client of its own.
+func (e *Engine) outboundClient() *http.Client {
+	if !e.Config().enabled("network") {
+		return nil
+	}
+	if ms := e.module("network"); ms != nil {
+		if nm, ok := ms.m.(*NetworkModule); ok {
+			return nm.Client()
+		}
+	}
+	return nil
 }
 
 // sectionOf returns the configuration section a module named name reads,

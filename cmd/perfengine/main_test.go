@@ -336,3 +336,39 @@ func Example_badConfig() {
 	// perfengine: invalid configuration: thresholds.cpu.warning=95: must not be above the critical level 90
 	// exit 1
 }
+
+// TestServeBuildsAPIAndNetworkModules turns modules.api and modules.network
+// on and off: on, the dashboard is served through the API optimizer
+// (compressed) and both modules report in the summary; off, neither does.
+func TestServeBuildsAPIAndNetworkModules(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint("on=", on), func(t *testing.T) {
+			t.Setenv("PERFENGINE_MODULES_API", fmt.Sprint(on))
+			t.Setenv("PERFENGINE_MODULES_NETWORK", fmt.Sprint(on))
+			s := start(t, []string{"dashboard"}, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+			c := client(t)
+			req, err := http.NewRequest("GET", s.urls["dashboard"]+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Accept-Encoding", "gzip")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if got := resp.Header.Get("Content-Encoding") == "gzip"; got != on {
+				t.Errorf("dashboard Content-Encoding %q with modules.api=%v", resp.Header.Get("Content-Encoding"), on)
+			}
+			_, body := get(t, c, s.urls["dashboard"]+"/api/v1/summary")
+			var names []string
+			for _, m := range decodeJSON[perfengine.Summary](t, body).Modules {
+				names = append(names, m.Name)
+			}
+			if slices.Contains(names, "api") != on || slices.Contains(names, "network") != on {
+				t.Errorf("modules = %v with modules.api and modules.network %v", names, on)
+			}
+		})
+	}
+}

@@ -61,11 +61,23 @@ func serve(cmd *cobra.Command, cfg perfengine.Config, asJSON bool) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// New builds what the configuration names: the database of
 	// database.dsn, the regression detector, and the memory module (which
-	// here watches the daemon itself). The API and network optimizers live
-	// in the service's own process.
-	eng, err := perfengine.New(cfg, perfengine.WithLogger(log), perfengine.WithRegisterer(reg))
+	// here watches the daemon itself). The API and network optimizers wrap
+	// an HTTP server and client, so the daemon builds them for its own:
+	// modules.api puts the API optimizer in front of the dashboard and the
+	// JSON API, modules.network gives the engine's outbound requests
+	// (alert and rollback webhooks) the netopt client.
+	mods, err := daemonModules(cfg)
 	if err != nil {
 		return err
+	}
+	eng, err := perfengine.New(cfg, perfengine.WithLogger(log), perfengine.WithRegisterer(reg), perfengine.WithModules(mods.list()...))
+	if err != nil {
+		mods.close(ctx)
+		return err
+	}
+	var handler http.Handler = dashboard.New(eng, dashboard.Options{Token: cfg.Server.Token, Gatherer: reg, Logger: log})
+	if mods.api != nil {
+		handler = mods.api.Optimizer().Middleware(handler)
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
@@ -76,7 +88,7 @@ func serve(cmd *cobra.Command, cfg perfengine.Config, asJSON bool) error {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           dashboard.New(eng, dashboard.Options{Token: cfg.Server.Token, Gatherer: reg, Logger: log}),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      time.Minute,
@@ -112,4 +124,51 @@ func serve(cmd *cobra.Command, cfg perfengine.Config, asJSON bool) error {
 		runErr = errors.Join(runErr, fmt.Errorf("stop engine: %w", err))
 	}
 	return runErr
+}
+
+// daemonOwnModules are the optimizer modules the daemon builds for its own
+// server and client.
+type daemonOwnModules struct {
+	api     *perfengine.APIModule
+	network *perfengine.NetworkModule
+}
+
+// daemonModules builds the API and network modules the configuration turns
+// on; the engine owns and stops them once it is built.
+func daemonModules(cfg perfengine.Config) (daemonOwnModules, error) {
+	var d daemonOwnModules
+	var err error
+	if cfg.Modules.API {
+		if d.api, err = perfengine.NewAPIModuleFromConfig(cfg.API); err != nil {
+			return d, fmt.Errorf("api module: %w", err)
+		}
+	}
+	if cfg.Modules.Network {
+		if d.network, err = perfengine.NewNetworkModuleFromConfig(cfg.Network); err != nil {
+			d.close(context.Background())
+			return d, fmt.Errorf("network module: %w", err)
+		}
+	}
+	return d, nil
+}
+
+func (d daemonOwnModules) list() []perfengine.Module {
+	var ms []perfengine.Module
+	if d.api != nil {
+		ms = append(ms, d.api)
+	}
+	if d.network != nil {
+		ms = append(ms, d.network)
+	}
+	return ms
+}
+
+// close releases the modules when the engine that would own them was not
+// built.
+func (d daemonOwnModules) close(ctx context.Context) {
+	for _, m := range d.list() {
+		if s, ok := m.(perfengine.Starter); ok {
+			_ = s.Stop(ctx)
+		}
+	}
 }

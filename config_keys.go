@@ -72,7 +72,7 @@ var keyReaders = []struct{ prefix, reader string }{
 	{"thresholds.memory", "engine status; memory module: GC tuning pressure"},
 	{"modules", "engine: which optimizer modules run"},
 	{"modules.api", "daemon: wraps its own HTTP API in the API optimizer; library: NewAPIModuleFromConfig"},
-	{"modules.network", "daemon: its outbound client (alerts, targets) goes through the network optimizer; library: NewNetworkModuleFromConfig"},
+	{"modules.network", "daemon: its outbound requests (alert and rollback webhooks) go through the network optimizer; library: NewNetworkModuleFromConfig"},
 	{"modules.browser", "library: NewBrowserModuleFromConfig, in the service's own middleware"},
 	{"database", "database module"},
 	{"api", "API module (apiopt middleware)"},

@@ -39,16 +39,20 @@ type Options struct {
 	// Logger receives approve and undo events and internal errors; nil
 	// discards them.
 	Logger *slog.Logger
+	// Targets is the daemon's watcher of other services, served at
+	// /api/v1/targets; nil answers an empty list.
+	Targets *perfengine.TargetsModule
 }
 
 // Dashboard is the daemon's HTTP handler. It holds no state of its own:
 // every answer comes from the engine, so it is safe for concurrent use.
 type Dashboard struct {
-	eng   *perfengine.Engine
-	token [sha256.Size]byte
-	auth  bool
-	log   *slog.Logger
-	mux   *http.ServeMux
+	eng     *perfengine.Engine
+	targets *perfengine.TargetsModule
+	token   [sha256.Size]byte
+	auth    bool
+	log     *slog.Logger
+	mux     *http.ServeMux
 }
 
 // New returns the handler for eng. It panics if eng is nil, a programming
@@ -57,7 +61,7 @@ func New(eng *perfengine.Engine, opts Options) http.Handler {
 	if eng == nil {
 		panic("dashboard: nil engine")
 	}
-	d := &Dashboard{eng: eng, log: opts.Logger, auth: opts.Token != ""}
+	d := &Dashboard{eng: eng, targets: opts.Targets, log: opts.Logger, auth: opts.Token != ""}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -85,6 +89,9 @@ func New(eng *perfengine.Engine, opts Options) http.Handler {
 	mux.HandleFunc("POST /api/v1/actions/{id}/approve", d.handleMutate("approve", eng.Approve))
 	mux.HandleFunc("POST /api/v1/actions/{id}/undo", d.handleMutate("undo", eng.Undo))
 	mux.HandleFunc("GET /api/v1/debug", d.handleDebug)
+	mux.HandleFunc("GET /api/v1/targets", d.handleTargets)
+	mux.HandleFunc("GET /api/v1/targets/{name}/summary", d.handleTarget)
+	mux.HandleFunc("GET /api/v1/series", d.handleSeries)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, codeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

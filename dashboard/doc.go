@@ -14,6 +14,10 @@
 //	POST /api/v1/actions/{id}/approve       apply a pending action; bearer token
 //	POST /api/v1/actions/{id}/undo          revert an applied action; bearer token
 //	GET  /api/v1/debug                      perfengine.DebugInfo, secrets redacted
+//	GET  /api/v1/targets                    TargetsBody: each watched target's state and status, and the worst
+//	GET  /api/v1/targets/{name}/summary     TargetBody: one target with its findings
+//	GET  /api/v1/series?name=&target=&from=&to=&step=
+//	                                        SeriesBody: stored history, one mean per step, at most 1000 points a series
 //
 // Approve and undo need "Authorization: Bearer <token>" and accept an
 // optional JSON body {"reason": "..."} that is logged. Without a configured

@@ -38,11 +38,16 @@ func newConfigDefaultsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "defaults",
 		Short:   "Print every key with its default, its environment variable and what reads it",
-		Example: "  perfengine config defaults\n  perfengine config defaults --json | jq '.[] | select(.secret)'",
+		Example: "  perfengine config defaults\n  perfengine config defaults --json | jq '.[] | select(.secret)'\n  perfengine config defaults --markdown > CONFIG.md",
 		Args:    cobra.NoArgs,
 	}
 	asJSON := addJSONFlag(cmd)
+	markdown := cmd.Flags().Bool("markdown", false, "print a Markdown table, as in the README's configuration reference")
+	cmd.MarkFlagsMutuallyExclusive("json", "markdown")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *markdown {
+			return printKeysMarkdown(cmd.OutOrStdout(), perfengine.DefaultConfig())
+		}
 		return printKeys(cmd.OutOrStdout(), perfengine.DefaultConfig(), nil, *asJSON)
 	}
 	return cmd
@@ -142,7 +147,7 @@ func printKeys(w io.Writer, cfg perfengine.Config, origins perfengine.Origins, a
 	if origins != nil {
 		fmt.Fprintln(tw, "KEY\tVALUE\tFROM\tENV")
 		for _, l := range lines {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Path, l.Value, l.Origin, l.Env)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Path, shorten(l.Value), l.Origin, l.Env)
 		}
 	} else {
 		fmt.Fprintln(tw, "KEY\tDEFAULT\tENV\tREAD BY")
@@ -154,10 +159,45 @@ func printKeys(w io.Writer, cfg perfengine.Config, origins perfengine.Origins, a
 			if l.Secret {
 				env += " or " + l.Env + "_FILE"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Path, l.Value, env, l.ReadBy)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Path, shorten(l.Value), env, l.ReadBy)
 		}
 	}
 	return tw.Flush()
+}
+
+// printKeysMarkdown writes the key reference as a Markdown table.
+func printKeysMarkdown(w io.Writer, cfg perfengine.Config) error {
+	var b strings.Builder
+	b.WriteString("| key | default | environment | read by |\n|---|---|---|---|\n")
+	for _, k := range perfengine.ConfigKeys() {
+		env := "`" + k.Env + "`"
+		for _, a := range k.Aliases {
+			env += ", `" + a + "`"
+		}
+		if k.Secret {
+			env += ", `" + k.Env + "_FILE`"
+		}
+		def := formatValue(k.Value(cfg))
+		if def == `""` {
+			def = ""
+		} else {
+			def = "`" + strings.ReplaceAll(def, "|", "\\|") + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", k.Path, def, env, k.ReadBy)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// maxShownValue bounds a value in the table, so one long list (the targets)
+// does not push every other column off the screen; --json has it whole.
+const maxShownValue = 60
+
+func shorten(v string) string {
+	if r := []rune(v); len(r) > maxShownValue {
+		return string(r[:maxShownValue-1]) + "…"
+	}
+	return v
 }
 
 // formatValue writes a value as it would be written in the YAML file.

@@ -127,3 +127,33 @@ func TestRootVersionFlag(t *testing.T) {
 		t.Errorf("--version: exit %d, %q", code, out.String())
 	}
 }
+
+// TestREADMEListsEveryKey keeps the README's configuration reference equal
+// to `config defaults --markdown`; -update rewrites it.
+func TestREADMEListsEveryKey(t *testing.T) {
+	const begin, end = "<!-- config-keys:begin -->\n", "<!-- config-keys:end -->"
+	path := filepath.Join("..", "..", "README.md")
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, j := bytes.Index(readme, []byte(begin)), bytes.Index(readme, []byte(end))
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no %q ... %q block", begin, end)
+	}
+	var table bytes.Buffer
+	if err := printKeysMarkdown(&table, perfengine.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	got := readme[i+len(begin) : j]
+	if *update {
+		out := append(append(append([]byte{}, readme[:i+len(begin)]...), table.Bytes()...), readme[j:]...)
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !bytes.Equal(got, table.Bytes()) {
+		t.Errorf("README.md's key table differs from `perfengine config defaults --markdown`; run go test ./cmd/perfengine -run TestREADMEListsEveryKey -update")
+	}
+}

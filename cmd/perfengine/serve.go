@@ -66,7 +66,7 @@ func serve(cmd *cobra.Command, cfg perfengine.Config, asJSON bool) error {
 	// modules.api puts the API optimizer in front of the dashboard and the
 	// JSON API, modules.network gives the engine's outbound requests
 	// (alert and rollback webhooks) the netopt client.
-	mods, err := daemonModules(cfg)
+	mods, err := daemonModules(cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func serve(cmd *cobra.Command, cfg perfengine.Config, asJSON bool) error {
 		mods.close(ctx)
 		return err
 	}
-	var handler http.Handler = dashboard.New(eng, dashboard.Options{Token: cfg.Server.Token, Gatherer: reg, Logger: log})
+	var handler http.Handler = dashboard.New(eng, dashboard.Options{Token: cfg.Server.Token, Gatherer: reg, Logger: log, Targets: mods.targets})
 	if mods.api != nil {
 		handler = mods.api.Optimizer().Middleware(handler)
 	}
@@ -126,18 +126,25 @@ func serve(cmd *cobra.Command, cfg perfengine.Config, asJSON bool) error {
 	return runErr
 }
 
-// daemonOwnModules are the optimizer modules the daemon builds for its own
-// server and client.
+// daemonOwnModules are the modules the daemon builds itself: the API and
+// network optimizers for its own server and client, and the watcher of the
+// targets section.
 type daemonOwnModules struct {
 	api     *perfengine.APIModule
 	network *perfengine.NetworkModule
+	targets *perfengine.TargetsModule
 }
 
-// daemonModules builds the API and network modules the configuration turns
-// on; the engine owns and stops them once it is built.
-func daemonModules(cfg perfengine.Config) (daemonOwnModules, error) {
+// daemonModules builds the modules the configuration turns on; the engine
+// owns and stops them once it is built.
+func daemonModules(cfg perfengine.Config, log *slog.Logger, reg prometheus.Registerer) (daemonOwnModules, error) {
 	var d daemonOwnModules
 	var err error
+	if len(cfg.Targets) > 0 {
+		if d.targets, err = perfengine.NewTargetsModule(cfg, log, reg); err != nil {
+			return d, err
+		}
+	}
 	if cfg.Modules.API {
 		if d.api, err = perfengine.NewAPIModuleFromConfig(cfg.API); err != nil {
 			return d, fmt.Errorf("api module: %w", err)
@@ -159,6 +166,9 @@ func (d daemonOwnModules) list() []perfengine.Module {
 	}
 	if d.network != nil {
 		ms = append(ms, d.network)
+	}
+	if d.targets != nil {
+		ms = append(ms, d.targets)
 	}
 	return ms
 }

@@ -72,6 +72,18 @@ func (b *actionBook) propose(a Action, now time.Time) (Action, bool) {
 	return a, true
 }
 
+// direct records an action a person asked for, pending and outside the
+// proposal keys, so it neither merges with nor blocks a module's proposal.
+func (b *actionBook) direct(a Action, now time.Time) Action {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a.ID = newID()
+	a.State = ActionPending
+	a.CreatedAt, a.UpdatedAt = now, now
+	b.insert(&a)
+	return a
+}
+
 // restore loads an action from the store at start.
 func (b *actionBook) restore(a Action) {
 	b.mu.Lock()

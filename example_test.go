@@ -85,3 +85,25 @@ func ExampleMemoryShedder() {
 	// Output:
 	// shrink functions: 1
 }
+
+// A person rolls a release back, with a reason. Without a rollback command
+// or webhook the rollback is a dry run: recorded, not performed.
+func ExampleEngine_TriggerManualRollback() {
+	cfg := perfengine.DefaultConfig()
+	cfg.Version = "v2.1.0"
+	eng, err := perfengine.New(cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	a, err := eng.TriggerManualRollback(context.Background(), "checkout errors after deploy", "", "v2.0.3")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(a.State, a.Params["from"], "->", a.Params["to"])
+	fmt.Println(a.Result)
+	// Output:
+	// applied v2.1.0 -> v2.0.3
+	// dry run: would roll back v2.1.0 to v2.0.3
+}

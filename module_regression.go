@@ -321,7 +321,10 @@ func (m *RegressionModule) Apply(ctx context.Context, a Action) (Result, error) 
 	if a.Kind != ActionRollback {
 		return Result{}, fmt.Errorf("regression: unknown action kind %q", a.Kind)
 	}
-	reason := "regression in " + a.Params["series"]
+	reason := a.Params["reason"]
+	if reason == "" {
+		reason = "regression in " + a.Params["series"]
+	}
 	rec, err := m.Rollbacker().Rollback(ctx, regress.RollbackRequest{
 		From: a.Params["from"], To: a.Params["to"], Reason: reason, Automatic: a.Params["automatic"] == "true",
 	})

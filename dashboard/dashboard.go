@@ -88,6 +88,7 @@ func New(eng *perfengine.Engine, opts Options) http.Handler {
 	mux.HandleFunc("GET /api/v1/actions", d.handleActions)
 	mux.HandleFunc("POST /api/v1/actions/{id}/approve", d.handleMutate("approve", eng.Approve))
 	mux.HandleFunc("POST /api/v1/actions/{id}/undo", d.handleMutate("undo", eng.Undo))
+	mux.HandleFunc("POST /api/v1/rollback", d.handleRollback)
 	mux.HandleFunc("GET /api/v1/debug", d.handleDebug)
 	mux.HandleFunc("GET /api/v1/targets", d.handleTargets)
 	mux.HandleFunc("GET /api/v1/targets/{name}/summary", d.handleTarget)
@@ -292,21 +293,7 @@ func (d *Dashboard) handleMutate(verb string, call func(ctx context.Context, id 
 			d.fail(w, r, codeInvalid, err.Error())
 			return
 		}
-		token := req.Token
-		if h := r.Header.Get("Authorization"); h != "" {
-			scheme, t, _ := strings.Cut(h, " ")
-			if !strings.EqualFold(scheme, "Bearer") {
-				d.fail(w, r, codeUnauthorized, "authorization must be Bearer <token>")
-				return
-			}
-			token = strings.TrimSpace(t)
-		}
-		if token == "" {
-			d.fail(w, r, codeUnauthorized, verb+" needs Authorization: Bearer <token>")
-			return
-		}
-		if sum := sha256.Sum256([]byte(token)); subtle.ConstantTimeCompare(sum[:], d.token[:]) != 1 {
-			d.fail(w, r, codeUnauthorized, "wrong token")
+		if !d.authorized(w, r, verb, req.Token) {
 			return
 		}
 		id := r.PathValue("id")
@@ -327,6 +314,29 @@ func (d *Dashboard) handleMutate(verb string, call func(ctx context.Context, id 
 		}
 		writeJSON(w, http.StatusOK, a)
 	}
+}
+
+// authorized checks the bearer token (or, from a form, its token field)
+// and answers the refusal itself.
+func (d *Dashboard) authorized(w http.ResponseWriter, r *http.Request, verb, formToken string) bool {
+	token := formToken
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, t, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			d.fail(w, r, codeUnauthorized, "authorization must be Bearer <token>")
+			return false
+		}
+		token = strings.TrimSpace(t)
+	}
+	if token == "" {
+		d.fail(w, r, codeUnauthorized, verb+" needs Authorization: Bearer <token>")
+		return false
+	}
+	if sum := sha256.Sum256([]byte(token)); subtle.ConstantTimeCompare(sum[:], d.token[:]) != 1 {
+		d.fail(w, r, codeUnauthorized, "wrong token")
+		return false
+	}
+	return true
 }
 
 // CheckExposure refuses an address beyond loopback without a token: the

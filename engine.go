@@ -141,7 +141,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	if err := e.addConfigured(cfg, given); err != nil {
 		return nil, err
 	}
-	if _, err := alert.Notifiers(cfg.Alerts.WebhookURL, cfg.Alerts.EmailEndpoint); err != nil {
+	if _, err := cfg.Alerts.Notifiers(nil); err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	if e.reg != nil {

@@ -11,17 +11,10 @@ import (
 // newNotifier builds the alert dispatcher of the configuration, or nil when
 // no webhook or email endpoint is configured. It opens nothing.
 func (e *Engine) newNotifier(cfg AlertsConfig, registered bool) (*alert.Dispatcher, error) {
-	ns, err := alert.Notifiers("", cfg.EmailEndpoint)
+	// The webhook shares the network module's client when there is one.
+	ns, err := cfg.Notifiers(e.outboundClient())
 	if err != nil {
 		return nil, err
-	}
-	if cfg.WebhookURL != "" {
-		// The webhook shares the network module's client when there is one.
-		w, err := alert.NewWebhook(cfg.WebhookURL, alert.WebhookOptions{Client: e.outboundClient()})
-		if err != nil {
-			return nil, err
-		}
-		ns = append([]alert.Notifier{w}, ns...)
 	}
 	if len(ns) == 0 {
 		return nil, nil

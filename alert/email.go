@@ -75,21 +75,34 @@ func ParseEmailEndpoint(endpoint string) (EmailConfig, error) {
 		c.From = addr.Address
 	}
 	for _, v := range q["to"] {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t == "" {
-				continue
-			}
-			addr, err := mail.ParseAddress(t)
-			if err != nil {
-				return c, fmt.Errorf("alert: email endpoint to %q: %w", truncate(t, 60), err)
-			}
-			c.To = append(c.To, addr.Address)
+		to, err := ParseRecipients(v)
+		if err != nil {
+			return c, fmt.Errorf("alert: email endpoint %w", err)
 		}
+		c.To = append(c.To, to...)
 	}
 	if len(c.To) == 0 {
 		return c, errors.New("alert: email endpoint has no recipient (add ?to=someone@example.com)")
 	}
 	return c, nil
+}
+
+// ParseRecipients reads a comma-separated list of addresses, such as the
+// seed's ALERT_EMAIL_ENDPOINT=alerts@company.com; "Ops <ops@example.com>"
+// is accepted and keeps the address.
+func ParseRecipients(list string) ([]string, error) {
+	var out []string
+	for _, t := range strings.Split(list, ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			continue
+		}
+		addr, err := mail.ParseAddress(t)
+		if err != nil {
+			return nil, fmt.Errorf("to %q: %w", truncate(t, 60), err)
+		}
+		out = append(out, addr.Address)
+	}
+	return out, nil
 }
 
 func truncate(s string, n int) string {
@@ -127,6 +140,10 @@ func NewEmail(endpoint string, opts EmailOptions) (*Email, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newEmail(cfg, opts), nil
+}
+
+func newEmail(cfg EmailConfig, opts EmailOptions) *Email {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultEmailTimeout
 	}
@@ -136,7 +153,24 @@ func NewEmail(endpoint string, opts EmailOptions) (*Email, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Email{cfg: cfg, opts: opts}, nil
+	return &Email{cfg: cfg, opts: opts}
+}
+
+// NewEmailFromConfig returns a notifier for a server and recipients given
+// field by field, as perfengine's alerts.smtp section does.
+func NewEmailFromConfig(cfg EmailConfig, opts EmailOptions) (*Email, error) {
+	switch {
+	case cfg.Host == "":
+		return nil, errors.New("alert: email: no SMTP host")
+	case cfg.Port < 1 || cfg.Port > 65535:
+		return nil, fmt.Errorf("alert: email: port %d: want 1-65535", cfg.Port)
+	case len(cfg.To) == 0:
+		return nil, errors.New("alert: email: no recipient")
+	}
+	if cfg.From == "" {
+		cfg.From = "perfengine@localhost"
+	}
+	return newEmail(cfg, opts), nil
 }
 
 // Name is "email", the notifier's label in metrics.

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -251,5 +252,34 @@ func TestEmailTLS(t *testing.T) {
 				t.Fatalf("server got %+v, want one message over TLS with the credentials", msgs)
 			}
 		})
+	}
+}
+
+// TestEmailFromConfig sends through a server given field by field, as the
+// engine's alerts.smtp section does for the seed's bare address.
+func TestEmailFromConfig(t *testing.T) {
+	srv := newSMTPD(t, func(s *smtpd) { s.auth = true })
+	host, port, _ := net.SplitHostPort(srv.addr())
+	p, _ := strconv.Atoi(port)
+	to, err := ParseRecipients("alerts@company.com, Ops <ops@company.com>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEmailFromConfig(EmailConfig{Host: host, Port: p, Username: "perf", Password: "s3cret", To: to}, EmailOptions{Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Notify(context.Background(), testAlert()); err != nil {
+		t.Fatalf("Notify = %v", err)
+	}
+	msgs := srv.messages()
+	if len(msgs) != 1 || msgs[0].user != "perf" || msgs[0].from != "perfengine@localhost" ||
+		!reflect.DeepEqual(msgs[0].to, []string{"alerts@company.com", "ops@company.com"}) {
+		t.Fatalf("server got %+v, want one message from perfengine@localhost to both, authenticated as perf", msgs)
+	}
+	for _, bad := range []EmailConfig{{Port: 25, To: to}, {Host: "h", Port: 0, To: to}, {Host: "h", Port: 25}} {
+		if _, err := NewEmailFromConfig(bad, EmailOptions{}); err == nil {
+			t.Errorf("NewEmailFromConfig(%+v) = nil error", bad)
+		}
 	}
 }

@@ -91,3 +91,10 @@ func ExampleParseEmailEndpoint() {
 	// Output:
 	// mail.example.com 587 alerts perfengine@example.com [ops@example.com dba@example.com]
 }
+
+// The seed's bare address form, with a display name and a list.
+func ExampleParseRecipients() {
+	to, err := alert.ParseRecipients("alerts@company.com, Ops <ops@company.com>")
+	fmt.Println(to, err)
+	// Output: [alerts@company.com ops@company.com] <nil>
+}

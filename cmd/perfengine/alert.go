@@ -57,7 +57,7 @@ flags (which win), and reports each delivery. It exits 1 when any fails.`,
 		if *email != "" {
 			cfg.Alerts.EmailEndpoint = *email
 		}
-		notifiers, err := alert.Notifiers(cfg.Alerts.WebhookURL, cfg.Alerts.EmailEndpoint)
+		notifiers, err := cfg.Alerts.Notifiers(nil)
 		if err != nil {
 			return err
 		}

@@ -377,9 +377,11 @@ func (e *Engine) moduleStatuses() []ModuleStatus {
 	e.mu.RLock()
 	mods := append([]*moduleState(nil), e.modules...)
 	e.mu.RUnlock()
+	cfg := e.Config()
 	out := make([]ModuleStatus, len(mods))
 	for i, ms := range mods {
 		out[i] = ms.status()
+		out[i].Enabled = cfg.enabled(ms.name)
 	}
 	return out
 }

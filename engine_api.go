@@ -41,7 +41,10 @@ type Recommendation struct {
 
 // ModuleStatus is how one module fared in the last collections.
 type ModuleStatus struct {
-	Name        string    `json:"name"`
+	Name string `json:"name"`
+	// Enabled is false for a module its modules.* toggle turned off: it
+	// stays registered, with its state, and is skipped by the cycle.
+	Enabled     bool      `json:"enabled"`
 	Healthy     bool      `json:"healthy"`
 	LastCollect time.Time `json:"last_collect"`
 	LastError   string    `json:"last_error,omitempty"`

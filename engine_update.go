@@ -72,6 +72,9 @@ func (e *Engine) UpdateConfig(cfg Config) error {
 	}
 	e.log.Info("config updated", "enabled", cfg.Enabled, "interval", cfg.MonitoringInterval,
 		"autoOptimize", cfg.AutoOptimize, "aggressiveMode", cfg.AggressiveMode, "debug", cfg.Debug)
+	// The summary shows the new configuration (modules on or off) at once,
+	// not at the next cycle.
+	e.publish(e.now())
 	return errors.Join(errs...)
 }
 

@@ -89,6 +89,7 @@ func New(eng *perfengine.Engine, opts Options) http.Handler {
 	mux.HandleFunc("POST /api/v1/actions/{id}/approve", d.handleMutate("approve", eng.Approve))
 	mux.HandleFunc("POST /api/v1/actions/{id}/undo", d.handleMutate("undo", eng.Undo))
 	mux.HandleFunc("POST /api/v1/rollback", d.handleRollback)
+	mux.HandleFunc("PATCH /api/v1/config", d.handleConfig)
 	mux.HandleFunc("GET /api/v1/debug", d.handleDebug)
 	mux.HandleFunc("GET /api/v1/targets", d.handleTargets)
 	mux.HandleFunc("GET /api/v1/targets/{name}/summary", d.handleTarget)

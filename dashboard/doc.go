@@ -14,6 +14,7 @@
 //	POST /api/v1/actions/{id}/approve       apply a pending action; bearer token
 //	POST /api/v1/actions/{id}/undo          revert an applied action; bearer token
 //	POST /api/v1/rollback                   manual rollback {"reason","from","to"}; bearer token
+//	PATCH /api/v1/config                    YAML or JSON merged over the running configuration (UpdateConfig); bearer token
 //	GET  /api/v1/debug                      perfengine.DebugInfo, secrets redacted
 //	GET  /api/v1/targets                    TargetsBody: each watched target's state and status, and the worst
 //	GET  /api/v1/targets/{name}/summary     TargetBody: one target with its findings

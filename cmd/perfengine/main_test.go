@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -113,6 +114,25 @@ type started struct {
 	stdout *bytes.Buffer
 	done   chan error
 	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	stderr []string // every line, logs included
+}
+
+// logged reports whether a line of stderr so far contains every part.
+func (s *started) logged(parts ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.stderr {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(l, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 func start(t *testing.T, want []string, args ...string) *started {
@@ -136,6 +156,9 @@ func start(t *testing.T, want []string, args ...string) *started {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
+			s.mu.Lock()
+			s.stderr = append(s.stderr, line)
+			s.mu.Unlock()
 			for _, w := range want {
 				if _, ok := s.urls[w]; ok {
 					continue

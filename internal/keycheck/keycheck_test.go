@@ -1,4 +1,4 @@
-package perfengine
+package keycheck_test
 
 import (
 	"go/ast"
@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/tools/go/packages"
+
+	"github.com/perfengine/perfengine"
 )
 
 // notConsumers are the functions that touch every key without acting on
@@ -28,8 +30,8 @@ func TestEveryKeyIsRead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("type-checks the module")
 	}
-	cfgPkg := &packages.Config{Mode: packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo, Dir: "."}
-	pkgs, err := packages.Load(cfgPkg, ".", "./cmd/perfengine")
+	cfgPkg := &packages.Config{Mode: packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo}
+	pkgs, err := packages.Load(cfgPkg, "github.com/perfengine/perfengine", "github.com/perfengine/perfengine/cmd/perfengine")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +62,16 @@ func TestEveryKeyIsRead(t *testing.T) {
 			}
 		}
 	}
-	cfgType := reflect.TypeOf(Config{})
-	for _, k := range ConfigKeys() {
+	cfgType := reflect.TypeOf(perfengine.Config{})
+	for _, k := range perfengine.ConfigKeys() {
 		// Every field on the way counts: thresholds.cpu.warning needs
 		// Thresholds, CPU and Warning read, each on its own type.
 		typ := cfgType
-		for _, i := range k.index {
-			f := typ.Field(i)
+		for _, name := range strings.Split(k.Path, ".") {
+			f, ok := fieldByYAML(typ, name)
+			if !ok {
+				t.Fatalf("%s: no field with YAML name %q in %s", k.Path, name, typ)
+			}
 			key := typ.PkgPath() + "." + typ.Name() + "." + f.Name
 			if !used[key] {
 				t.Errorf("%s: field %s is never read outside validation and defaults (said to be read by %q)", k.Path, key, k.ReadBy)
@@ -101,4 +106,15 @@ func fieldKey(v *types.Var) string {
 		}
 	}
 	return ""
+}
+
+// fieldByYAML finds the field of struct type t whose YAML name is name.
+func fieldByYAML(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if n, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); n == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }

@@ -108,3 +108,29 @@ func ExampleNewDetector() {
 	fmt.Println("alarms:", alarms)
 	// Output: alarms: 1
 }
+
+// A history of two metrics: latency steps up by half at point 60, the
+// error rate does not move.
+func ExampleDetectRegressions() {
+	latency, errs := make([]float64, 120), make([]float64, 120)
+	for i := range latency {
+		wiggle := float64(i%5) - 2
+		latency[i] = 100 + wiggle
+		if i >= 60 {
+			latency[i] = 150 + wiggle
+		}
+		errs[i] = 0.01 + wiggle/1000
+	}
+	changes, err := regress.DetectRegressions([]regress.Series{
+		{Name: "latency_ms", Values: latency},
+		{Name: "error_rate", Values: errs},
+	}, regress.HistoryOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, c := range changes {
+		fmt.Printf("%s: %s (%s) at %d, %+.0f%%\n", c.Metric, c.Change, c.Class, c.ChangePoint.Index, c.DeltaPct)
+	}
+	// Output: latency_ms: regression (performance) at 60, +50%
+}

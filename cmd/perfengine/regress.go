@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -34,23 +36,73 @@ standard input. Empty cells, NaN and null are missing values.`,
 
 // readSeriesFile reads a series from a path, or standard input for "-".
 func readSeriesFile(cmd *cobra.Command, path string) (regress.Series, error) {
-	if path == "" {
-		return regress.Series{}, errors.New("--input is required (a CSV or JSON file, or - for standard input)")
+	r, closeFn, err := openInput(cmd, path)
+	if err != nil {
+		return regress.Series{}, err
 	}
-	var r io.Reader = cmd.InOrStdin()
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return regress.Series{}, err
-		}
-		defer f.Close()
-		r = f
-	}
+	defer closeFn()
 	s, err := regress.ReadSeries(r, regress.ReadOptions{})
 	if err != nil {
 		return regress.Series{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
+}
+
+// openInput opens --input (- is standard input) with a buffer, so the
+// caller can peek at its start.
+func openInput(cmd *cobra.Command, path string) (*bufio.Reader, func(), error) {
+	if path == "" {
+		return nil, nil, errors.New("--input is required (a CSV or JSON file, or - for standard input)")
+	}
+	if path == "-" {
+		return bufio.NewReaderSize(cmd.InOrStdin(), 64<<10), func() {}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bufio.NewReaderSize(f, 64<<10), func() { f.Close() }, nil
+}
+
+// historyOutput is `regress detect --json` on a file of several metrics.
+type historyOutput struct {
+	Metrics []string               `json:"metrics"`
+	Changes []regress.MetricChange `json:"changes"`
+}
+
+func detectHistory(cmd *cobra.Command, path string, r io.Reader, o regress.DetectOptions, asJSON bool) error {
+	h, err := regress.ReadHistory(r, regress.ReadOptions{})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	out := historyOutput{Metrics: []string{}}
+	for _, s := range h {
+		out.Metrics = append(out.Metrics, s.Name)
+	}
+	progressf(cmd, "detecting regressions in %d metrics (%s)", len(h), o.Method)
+	out.Changes, err = regress.DetectRegressions(h, regress.HistoryOptions{Detect: &o})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(cmd.OutOrStdout(), out)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "%d metrics, %d lasting changes\n", len(out.Metrics), len(out.Changes))
+	if len(out.Changes) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "metric\ttype\tchange\tat\tmedian before\tmedian after\tdelta\tratio (95% CI)\tp")
+	for _, c := range out.Changes {
+		at := strconv.Itoa(c.ChangePoint.Index)
+		if c.ChangePoint.Time != "" {
+			at = c.ChangePoint.Time
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.4g\t%.4g\t%+.1f%%\t%.3f [%.3f, %.3f]\t%.2g\n", c.Metric, c.Class, c.Change, at,
+			c.Before.Median, c.After.Median, c.DeltaPct, c.Ratio.Estimate, c.Ratio.Lo, c.Ratio.Hi, c.P)
+	}
+	return tw.Flush()
 }
 
 // detectOutput is the documented shape of `regress detect --json`.
@@ -62,26 +114,42 @@ type detectOutput struct {
 func newRegressDetectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "detect --input FILE",
-		Short: "Find the change points of a series",
+		Short: "Find the change points of a series, or the regressions of several metrics",
 		Long: `Find where a series changes level or spread, with the tuned default detector
 (PELT, Gaussian mean/variance cost, spikes smoothed away, significance merge).
 Each change point gives the 0-based index of the first point of the new
-segment, the means of the segments on either side and a p-value.`,
+segment, the means of the segments on either side and a p-value.
+
+A file of several metrics (CSV with a header naming a column per metric and
+optionally time, or a JSON object of metric names to arrays) gives each
+metric's last lasting change instead: worse (regression) or better
+(improvement) by the metric's direction, its type (performance, stability,
+quality, availability), the medians on either side, the ratio with its
+confidence interval and a p-value corrected across the metrics.`,
 		Example: `  perfengine regress detect --input latency.csv
   perfengine regress detect --input series.json --json
-  seq 1 100 | perfengine regress detect --input -`,
+  seq 1 100 | perfengine regress detect --input -
+  perfengine regress detect --input history.csv   # time,response_time_ms,error_rate,...`,
 		Args: cobra.NoArgs,
 	}
 	input := cmd.Flags().String("input", "", "series file (CSV or JSON), - for standard input")
 	method := cmd.Flags().String("method", string(regress.DefaultDetectOptions().Method), "pelt, binseg or edivisive")
 	asJSON := addJSONFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		s, err := readSeriesFile(cmd, *input)
+		r, closeFn, err := openInput(cmd, *input)
 		if err != nil {
 			return err
 		}
+		defer closeFn()
 		o := regress.DefaultDetectOptions()
 		o.Method = regress.Method(*method)
+		if head, _ := r.Peek(4 << 10); regress.IsHistory(head) {
+			return detectHistory(cmd, *input, r, o, *asJSON)
+		}
+		s, err := regress.ReadSeries(r, regress.ReadOptions{})
+		if err != nil {
+			return fmt.Errorf("%s: %w", *input, err)
+		}
 		progressf(cmd, "detecting change points in %d points (%s)", len(s.Values), o.Method)
 		cps, err := regress.DetectSeries(s, o)
 		if err != nil {

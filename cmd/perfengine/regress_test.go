@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/perfengine/perfengine/regress"
 )
 
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -102,5 +104,23 @@ func TestRegressCommands(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRegressDetectHistory runs detect on a file of three metrics, one of
+// which regresses by 20 % at 10:01:50.
+func TestRegressDetectHistory(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"regress", "detect", "--input", filepath.Join("testdata", "regress", "history.csv"), "--json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	out := decodeJSON[historyOutput](t, stdout.String())
+	if len(out.Metrics) != 3 || len(out.Changes) != 1 {
+		t.Fatalf("metrics %v, changes %+v; want 3 metrics and one change", out.Metrics, out.Changes)
+	}
+	c := out.Changes[0]
+	if c.Metric != "response_time_p95_ms" || c.Change != regress.Regression || c.Class != regress.ClassPerformance ||
+		c.ChangePoint.Time != "2026-12-06T10:01:50Z" || c.Ratio.Lo < 1.1 || c.Ratio.Hi > 1.3 {
+		t.Errorf("change %+v, want a performance regression of about 1.2x at 10:01:50", c)
 	}
 }

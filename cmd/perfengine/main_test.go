@@ -291,6 +291,11 @@ func TestDemo(t *testing.T) {
 	if sum := decodeJSON[perfengine.Summary](t, body); code != 200 || sum.Status == "" || len(sum.Modules) == 0 {
 		t.Errorf("dashboard summary = %d %.300s", code, body)
 	}
+	// The shop is instrumented the client_golang way, for a daemon to watch.
+	if _, body := get(t, c, s.urls["dashboard"]+"/metrics"); !strings.Contains(body, `http_requests_total{code="200",method="get"}`) ||
+		!strings.Contains(body, "http_request_duration_seconds_bucket") {
+		t.Errorf("dashboard /metrics lacks the shop's request series")
+	}
 	s.stop(t)
 	res := decodeJSON[demo.RunResult](t, s.stdout.String())
 	if res.DemoURL != s.urls["demo service"] || res.Load.Failed != 0 {

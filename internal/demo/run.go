@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/perfengine/perfengine"
 	"github.com/perfengine/perfengine/dashboard"
@@ -105,6 +106,14 @@ func Run(ctx context.Context, o RunOptions) (RunResult, error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The shop is instrumented as client_golang's users instrument theirs,
+	// so the dashboard's /metrics shows what a daemon watching it as a
+	// service target derives latency, throughput and errors from.
+	reqDur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "http_request_duration_seconds", Help: "Latency of the demo shop's requests.", Buckets: prometheus.DefBuckets,
+	}, []string{"code", "method"})
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total", Help: "Requests to the demo shop."}, []string{"code", "method"})
+	reg.MustRegister(reqDur, reqs)
 	eng, err := perfengine.New(cfg, perfengine.WithLogger(log), perfengine.WithRegisterer(reg), perfengine.WithModules(w.modules...))
 	if err != nil {
 		return RunResult{}, err
@@ -127,7 +136,7 @@ func Run(ctx context.Context, o RunOptions) (RunResult, error) {
 		return RunResult{}, fmt.Errorf("start engine: %w", err)
 	}
 	servers := []*http.Server{
-		NewServer(svc.Handler(), log),
+		NewServer(promhttp.InstrumentHandlerDuration(reqDur, promhttp.InstrumentHandlerCounter(reqs, svc.Handler())), log),
 		NewServer(dashboard.New(eng, dashboard.Options{Token: cfg.Server.Token, Gatherer: reg, Logger: log}), log),
 	}
 	serveErr := make(chan error, len(servers))

@@ -25,7 +25,8 @@ type BrowserConfig struct {
 	// breaks pages that rely on script order or document.write.
 	DeferScripts bool `yaml:"deferScripts" json:"deferScripts"`
 	// EarlyHints sends 103 Early Hints over HTTP/2; opt-in.
-	// EarlyHintsBudget bounds their bytes; default 100 KiB.
+	// EarlyHintsBudget bounds their bytes (the LCP image aside); default
+	// 100 KiB.
 	EarlyHints       bool  `yaml:"earlyHints" json:"earlyHints"`
 	EarlyHintsBudget int64 `yaml:"earlyHintsBudget" json:"earlyHintsBudget"`
 
@@ -62,7 +63,35 @@ type LazyLoadingConfig struct {
 // DefaultBrowserMinViews is BrowserConfig.MinViews' default.
 const DefaultBrowserMinViews = 5
 
-func defaultBrowserConfig() BrowserConfig { return BrowserConfig{} }
+// defaultBrowserConfig spells out webopt's defaults, so that
+// `perfengine config defaults` shows what a zero value would mean.
+func defaultBrowserConfig() BrowserConfig {
+	return BrowserConfig{
+		AboveFold:        webopt.DefaultAboveFold,
+		LazyLoading:      defaultLazyLoading(),
+		EarlyHintsBudget: webopt.DefaultEarlyHintsBudget,
+		BeaconPath:       webopt.DefaultBeaconPath,
+		RUMMaxRoutes:     webopt.DefaultCollectorMaxRoutes,
+		RUMWindow:        Duration(webopt.DefaultWindow),
+		MinViews:         DefaultBrowserMinViews,
+	}
+}
+
+// defaultLazyLoading is the seed's lazy-loading block: off, with the
+// IntersectionObserver settings it names.
+func defaultLazyLoading() LazyLoadingConfig {
+	return LazyLoadingConfig{
+		RootMargin: webopt.DefaultRootMargin, Threshold: webopt.DefaultThreshold,
+		ImageSelector: webopt.DefaultImageSelector, ComponentSelector: webopt.DefaultComponentSelector,
+		FadeInDuration: Duration(webopt.DefaultFadeInDuration),
+	}
+}
+
+// IsDefault reports whether the block is the seed's default,
+// untouched by the user: the demo turns lazy loading on then.
+func (c LazyLoadingConfig) IsDefault() bool {
+	return c == defaultLazyLoading() || c == (LazyLoadingConfig{})
+}
 
 // RewriterOptions are the webopt.Options the section describes.
 func (c BrowserConfig) RewriterOptions() webopt.Options {

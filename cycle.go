@@ -137,10 +137,13 @@ func (e *Engine) cycle(ctx context.Context) {
 	}
 	e.mu.Unlock()
 
+	// Module calls end when Stop cancels ctx; what the cycle learnt by then
+	// is still written down, on a context Stop does not cancel.
+	keep := context.WithoutCancel(ctx)
 	samples := e.collect(ctx, now, cfg, mods)
 	latest := e.observe(now, cfg.MonitoringInterval.D(), samples)
 	if st := e.Store(); st != nil && len(samples) > 0 {
-		if err := st.WriteSamples(ctx, samples); err != nil {
+		if err := st.WriteSamples(keep, samples); err != nil {
 			e.log.Warn("write samples", "err", err)
 		}
 	}
@@ -148,18 +151,24 @@ func (e *Engine) cycle(ctx context.Context) {
 	prev := e.eval.status()
 	status, violations := e.eval.evaluate(now, latest)
 	if e.log.Enabled(ctx, slog.LevelDebug) {
-		e.logEvaluation(ctx, cfg, status, violations, latest)
+		e.logEvaluation(keep, cfg, status, violations, latest)
 	}
 	if status != prev {
-		e.statusChanged(ctx, now, prev, status, violations, mods)
+		e.statusChanged(keep, now, prev, status, violations, mods)
 	}
 
 	snap := Snapshot{Time: now, Status: status, Latest: latest, Config: cfg}
 	e.recommend(ctx, cfg, snap, mods)
+	if ctx.Err() != nil {
+		// Stopping: an action applied now would fail on the cancelled
+		// context and be recorded as failed; the next start resumes.
+		e.publish(now)
+		return
+	}
 	e.applyByPolicy(ctx, cfg)
-	e.compact(ctx, now)
+	e.compact(keep, now)
 	e.publish(now)
-	e.alertFindings(ctx, now, e.summary.load().Findings)
+	e.alertFindings(keep, now, e.summary.load().Findings)
 }
 
 func (e *Engine) collect(ctx context.Context, now time.Time, cfg Config, mods []*moduleState) []metrics.Sample {
@@ -186,6 +195,9 @@ func (e *Engine) collect(ctx context.Context, now time.Time, cfg Config, mods []
 				got = s
 				return err
 			})
+			if err != nil && ctx.Err() != nil {
+				return // stopping: cut short, not failing
+			}
 			if err != nil {
 				if ms.status().Failures == 0 {
 					e.log.Warn("module failing", "name", ms.name, "err", err)
@@ -235,7 +247,7 @@ func (e *Engine) recommend(ctx context.Context, cfg Config, snap Snapshot, mods 
 				a.Risk = RiskRisky
 			}
 			if rec, isNew := e.book.propose(a, snap.Time); isNew {
-				e.record(ctx, rec)
+				e.record(context.WithoutCancel(ctx), rec)
 				e.log.Info("action proposed", "id", rec.ID, "name", rec.Module, "kind", rec.Kind, "target", rec.Target, "risk", rec.Risk)
 			}
 		}

@@ -420,10 +420,9 @@ func (e *Engine) loop(ctx context.Context, interval time.Duration) {
 		case d := <-e.interval:
 			t.Reset(d)
 		case <-t.C:
-			// A cycle runs to its end even if Stop is called meanwhile
-			// (module timeouts bound it), so its samples and actions are
-			// recorded; Stop waits for it.
-			e.cycle(context.WithoutCancel(ctx))
+			// Stop cancels the modules' calls of a cycle in flight; the
+			// cycle still records what it has, and Stop waits for that.
+			e.cycle(ctx)
 		}
 	}
 }

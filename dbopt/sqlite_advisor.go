@@ -476,11 +476,11 @@ func (o *Optimizer) sqliteAdvise(ctx context.Context, queries []Query, opt Advis
 	if len(queries) == 0 {
 		return adv, nil
 	}
-	conn, err := o.db.Conn(ctx)
+	conn, done, err := o.sqliteScratch(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("advisor connection: %w", err)
+		return nil, err
 	}
-	defer conn.Close()
+	defer done()
 	e := &sqliteEvaluator{o: o, conn: conn, tables: map[string]*table{}}
 	if err := e.exec(ctx, "BEGIN"); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)

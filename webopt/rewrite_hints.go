@@ -175,7 +175,10 @@ func (o *Optimizer) links(c *compiled, route, urlPath string, early bool) []stri
 		if hero == "" {
 			hero = prev.hero
 		}
-		if hero != "" && !c.Images.DisablePriority && fits(hero, false) {
+		// The hero is not charged to the budget: the page fetches it first
+		// and at high priority anyway, so hinting it only starts that
+		// fetch sooner, whatever its size.
+		if hero != "" && !c.Images.DisablePriority {
 			add(hero, "rel=preload; as=image; fetchpriority=high")
 		}
 		if prev.font != "" && !c.Fonts.DisablePreload && fits(prev.font, true) {

@@ -133,7 +133,8 @@ type HintOptions struct {
 	EarlyHints bool `yaml:"earlyHints" json:"earlyHints"`
 	// EarlyHintsBudget bounds the bytes of the local files early-hinted
 	// in one response; a font is hinted only when its size is known and
-	// fits. Default 100 KiB.
+	// fits. The LCP image is not charged: the page fetches it first
+	// anyway. Default 100 KiB.
 	EarlyHintsBudget int64 `yaml:"earlyHintsBudget" json:"earlyHintsBudget"`
 }
 

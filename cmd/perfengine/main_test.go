@@ -190,7 +190,16 @@ func (s *started) stop(t *testing.T) {
 		return
 	}
 	if err := <-s.done; err != nil {
-		t.Errorf("command ended with %v", err)
+		s.mu.Lock()
+		var last []string
+		for _, l := range s.stderr {
+			if !strings.Contains(l, "level=DEBUG") {
+				last = append(last, l)
+			}
+		}
+		s.mu.Unlock()
+		last = last[max(0, len(last)-25):]
+		t.Errorf("command ended with %v; its last log lines:\n%s", err, strings.Join(last, "\n"))
 	}
 	s.done = nil
 }

@@ -2,6 +2,8 @@ package demo
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +48,10 @@ type RunOptions struct {
 	// Leak makes the service leak heap and goroutines at a steady rate per
 	// request (see LeakBytesPerRequest), for the memory module to find.
 	Leak bool
+	// TLS serves the shop over HTTPS with HTTP/2 on a self-signed
+	// certificate made at start, so that a browser receives the 103 Early
+	// Hints the browser optimizer sends (Chrome ignores them on HTTP/1.1).
+	TLS bool
 }
 
 // RunResult is what a demo run did.
@@ -129,6 +135,20 @@ func Run(ctx context.Context, o RunOptions) (RunResult, error) {
 		return RunResult{}, fmt.Errorf("dashboard: %w", err)
 	}
 	res := RunResult{DemoURL: "http://" + demoLn.Addr().String(), DashboardURL: "http://" + dashLn.Addr().String()}
+	var shopTLS *tls.Config
+	if o.TLS {
+		if shopTLS, err = selfSignedTLS(); err != nil {
+			demoLn.Close()
+			dashLn.Close()
+			return RunResult{}, fmt.Errorf("demo service: certificate: %w", err)
+		}
+		res.DemoURL = "https://" + demoLn.Addr().String()
+		// The load driver must trust the certificate; it goes through a
+		// client of its own then, not the network optimizer's.
+		pool := x509.NewCertPool()
+		pool.AddCert(shopTLS.Certificates[0].Leaf)
+		w.loadClient = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	}
 
 	if err := eng.Start(ctx); err != nil {
 		demoLn.Close()
@@ -139,10 +159,15 @@ func Run(ctx context.Context, o RunOptions) (RunResult, error) {
 		NewServer(promhttp.InstrumentHandlerDuration(reqDur, promhttp.InstrumentHandlerCounter(reqs, svc.Handler())), log),
 		NewServer(dashboard.New(eng, dashboard.Options{Token: cfg.Server.Token, Gatherer: reg, Logger: log}), log),
 	}
+	servers[0].TLSConfig = shopTLS
 	serveErr := make(chan error, len(servers))
 	for i, ln := range []net.Listener{demoLn, dashLn} {
 		go func() {
-			if err := servers[i].Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			serve := servers[i].Serve
+			if servers[i].TLSConfig != nil {
+				serve = func(ln net.Listener) error { return servers[i].ServeTLS(ln, "", "") }
+			}
+			if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				serveErr <- err
 			}
 		}()
@@ -176,15 +201,32 @@ func Run(ctx context.Context, o RunOptions) (RunResult, error) {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
+	// The servers drain while the engine ends its cycle: neither waits for
+	// the other, so a slow request and a slow module do not add up.
+	var (
+		stopWG  sync.WaitGroup
+		stopMu  sync.Mutex
+		stopErr []error
+	)
+	fail := func(err error) {
+		stopMu.Lock()
+		stopErr = append(stopErr, err)
+		stopMu.Unlock()
+	}
 	for _, s := range servers {
-		if err := s.Shutdown(sctx); err != nil {
-			runErr = errors.Join(runErr, fmt.Errorf("shut down server: %w", err))
+		stopWG.Go(func() {
+			if err := s.Shutdown(sctx); err != nil {
+				fail(fmt.Errorf("shut down server: %w", err))
+			}
+		})
+	}
+	stopWG.Go(func() {
+		if err := eng.Stop(sctx); err != nil {
+			fail(fmt.Errorf("stop engine: %w", err))
 		}
-	}
-	if err := eng.Stop(sctx); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("stop engine: %w", err))
-	}
-	return res, runErr
+	})
+	stopWG.Wait()
+	return res, errors.Join(append([]error{runErr}, stopErr...)...)
 }
 
 // NewServer returns an http.Server with timeouts, so a slow or idle client

@@ -23,7 +23,7 @@ func wireBrowser(w *wiring) error {
 	if c.StaticDir == "" {
 		c.StaticPrefix = "/static/"
 	}
-	if !c.LazyLoading.Enabled && c.LazyLoading == (perfengine.LazyLoadingConfig{}) {
+	if c.LazyLoading.IsDefault() {
 		c.LazyLoading.Enabled = true
 	}
 	col, err := webopt.NewCollector(c.CollectorOptions(), webopt.WithCollectorLogger(w.log))

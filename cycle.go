@@ -332,8 +332,14 @@ func (e *Engine) apply(ctx context.Context, id string) (Action, error) {
 }
 
 // Approve applies a pending action whatever its risk: a person decided.
+// The summary is rebuilt at once, so the action leaves the recommendations
+// now, not at the next cycle.
 func (e *Engine) Approve(ctx context.Context, id string) (Action, error) {
-	return e.apply(ctx, id)
+	a, err := e.apply(ctx, id)
+	if a.ID != "" {
+		e.publish(e.now())
+	}
+	return a, err
 }
 
 // Undo reverts an applied action through its module.

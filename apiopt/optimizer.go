@@ -169,7 +169,7 @@ func New(cfg Config, opts ...Option) (*Optimizer, error) {
 		}
 	}
 	if cfg.Concurrency.Enabled {
-		a, err := ratelimit.NewAdaptive(cfg.Concurrency.AdaptiveConfig, o.clock)
+		a, err := ratelimit.NewAdaptive(cfg.Concurrency.AdaptiveConfig, ratelimit.WithClock(o.clock))
 		if err != nil {
 			return nil, err
 		}

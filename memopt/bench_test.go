@@ -18,7 +18,7 @@ import (
 )
 
 func BenchmarkSamplerRead(b *testing.B) {
-	s := NewSampler(nil, nil)
+	s := NewSampler(nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Read()

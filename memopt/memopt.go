@@ -81,7 +81,7 @@ func New(opts Options) (*Optimizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Optimizer{o: o, sampler: NewSampler(o.FS, o.Now)}
+	m := &Optimizer{o: o, sampler: NewSampler(o.FS, SampleClock(o.Now))}
 	m.cgroup, m.cgErr = ReadCgroupLimit(o.FS)
 	m.det, err = NewDetector(o, m.cgroup.Bytes)
 	if err != nil {

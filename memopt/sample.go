@@ -101,20 +101,32 @@ const (
 	rmMemLimit     = "/gc/gomemlimit:bytes"
 )
 
+// SamplerOption changes how a Sampler is built.
+type SamplerOption func(*Sampler)
+
+// SampleClock sets the clock that dates samples; nil keeps time.Now.
+func SampleClock(now func() time.Time) SamplerOption {
+	return func(s *Sampler) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
 // NewSampler returns a Sampler of this process. fsys is the root file system
 // the RSS is read from (nil means the real one).
-func NewSampler(fsys fs.FS, now func() time.Time) *Sampler {
+func NewSampler(fsys fs.FS, opts ...SamplerOption) *Sampler {
 	if fsys == nil {
 		fsys = os.DirFS("/")
-	}
-	if now == nil {
-		now = time.Now
 	}
 	names := []string{rmGCCycles, rmHeapLive, rmHeapGoal, rmHeapObjBytes, rmHeapObjects,
 		rmGoroutines, rmRunnable, rmRunning, rmWaiting, rmNotInGo, rmStacks, rmOSStacks,
 		rmTotal, rmReleased, rmGCCPU, rmTotalCPU, rmLimiter, rmGOGC, rmMemLimit}
 	s := &Sampler{descs: make([]metrics.Sample, len(names)), idx: make(map[string]int, len(names)),
-		fsys: fsys, now: now, page: uint64(os.Getpagesize())}
+		fsys: fsys, now: time.Now, page: uint64(os.Getpagesize())}
+	for _, o := range opts {
+		o(s)
+	}
 	for i, n := range names {
 		s.descs[i].Name = n
 		s.idx[n] = i

@@ -161,8 +161,9 @@ func (b *Batcher[K, V]) dispatch(bt *batch[K, V]) {
 }
 
 // Close sends the batch being collected and waits for every batch in
-// flight; later Loads fail with ErrBatcherClosed.
-func (b *Batcher[K, V]) Close() {
+// flight; later Loads fail with ErrBatcherClosed. It returns nil: the
+// batches' own errors went to their callers.
+func (b *Batcher[K, V]) Close() error {
 	b.mu.Lock()
 	b.closed = true
 	bt := b.cur
@@ -174,4 +175,5 @@ func (b *Batcher[K, V]) Close() {
 		b.wg.Done()
 	}
 	b.wg.Wait()
+	return nil
 }

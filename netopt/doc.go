@@ -26,7 +26,7 @@
 //
 // # Example
 //
-//	client := netopt.NewClient(netopt.Config{}) // defaults: retries, hedging, breakers, compression
+//	client := netopt.MustNewClient(netopt.Config{}) // defaults: retries, hedging, breakers, compression
 //	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 //	defer cancel()
 //	req, _ := http.NewRequestWithContext(ctx, "GET", "https://api.example.com/items/1", nil)

@@ -29,7 +29,10 @@ func ExampleNewClient() {
 	}))
 	defer upstream.Close()
 
-	client := netopt.NewClient(netopt.Config{})
+	client, err := netopt.NewClient(netopt.Config{})
+	if err != nil {
+		panic(err)
+	}
 	defer client.CloseIdleConnections()
 	resp, err := client.Get(upstream.URL)
 	if err != nil {
@@ -168,4 +171,21 @@ func ExampleParseRetryAfter() {
 	// 2m0s false
 	// 30s false
 	// 0s true
+}
+
+// MustNewClient for a configuration written in the code: a mistake in it is
+// a programming error, found at start.
+func ExampleMustNewClient() {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "hello") }))
+	defer upstream.Close()
+	client := netopt.MustNewClient(netopt.Config{})
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(upstream.URL)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body))
+	// Output: 200 hello
 }

@@ -83,16 +83,25 @@ func NewTransport(base http.RoundTripper, cfg Config, opts ...Option) (*Transpor
 	return t, nil
 }
 
-// NewClient returns an *http.Client over New(cfg). It panics on an invalid
-// cfg, like a bad regexp in MustCompile: configuration is checked once, at
-// construction. Reach the Transport (for Metrics) through the client's
+// NewClient returns an *http.Client over New(cfg), or the configuration's
+// problems. Reach the Transport (for Metrics) through the client's
 // Transport field, or use New and Client.
-func NewClient(cfg Config) *http.Client {
-	t, err := New(cfg)
+func NewClient(cfg Config, opts ...Option) (*http.Client, error) {
+	t, err := New(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return t.Client(), nil
+}
+
+// MustNewClient is NewClient for a configuration known to be valid; it
+// panics on an invalid one, like regexp.MustCompile.
+func MustNewClient(cfg Config, opts ...Option) *http.Client {
+	c, err := NewClient(cfg, opts...)
 	if err != nil {
 		panic(err)
 	}
-	return t.Client()
+	return c
 }
 
 // Client returns an *http.Client sending through t. It has no Timeout of

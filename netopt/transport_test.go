@@ -496,12 +496,15 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+	if c, err := NewClient(Config{MaxHosts: -1}); err == nil || c != nil {
+		t.Errorf("NewClient with a bad config = %v, %v; want no client and an error", c, err)
+	}
 	defer func() {
 		if recover() == nil {
-			t.Error("NewClient with a bad config did not panic")
+			t.Error("MustNewClient with a bad config did not panic")
 		}
 	}()
-	NewClient(Config{MaxHosts: -1})
+	MustNewClient(Config{MaxHosts: -1})
 }
 
 func TestParseRetryAfter(t *testing.T) {

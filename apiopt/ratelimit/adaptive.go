@@ -96,18 +96,30 @@ type Adaptive struct {
 	shed    atomic.Uint64
 }
 
-// NewAdaptive builds a limiter; now may be nil for time.Now.
-func NewAdaptive(cfg AdaptiveConfig, now func() time.Time) (*Adaptive, error) {
+// AdaptiveOption changes how an Adaptive limiter is built.
+type AdaptiveOption func(*Adaptive)
+
+// WithClock sets the limiter's clock; nil keeps time.Now.
+func WithClock(now func() time.Time) AdaptiveOption {
+	return func(a *Adaptive) {
+		if now != nil {
+			a.now = now
+		}
+	}
+}
+
+// NewAdaptive builds a limiter.
+func NewAdaptive(cfg AdaptiveConfig, opts ...AdaptiveOption) (*Adaptive, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if now == nil {
-		now = time.Now
+	a := &Adaptive{cfg: cfg.withDefaults(), now: time.Now}
+	for _, o := range opts {
+		o(a)
 	}
-	a := &Adaptive{cfg: cfg.withDefaults(), now: now}
 	a.limit.Store(math.Float64bits(float64(a.cfg.InitialLimit)))
 	a.pressure.Store(math.Float64bits(1))
-	a.winStart.Store(now().UnixNano())
+	a.winStart.Store(a.now().UnixNano())
 	return a, nil
 }
 

@@ -182,7 +182,7 @@ func TestMiddleware429(t *testing.T) {
 func TestAdaptive(t *testing.T) {
 	now := t0
 	clock := func() time.Time { return now }
-	a, err := NewAdaptive(AdaptiveConfig{InitialLimit: 20, MinLimit: 2, MaxLimit: 100, Window: time.Second, MinSamples: 5}, clock)
+	a, err := NewAdaptive(AdaptiveConfig{InitialLimit: 20, MinLimit: 2, MaxLimit: 100, Window: time.Second, MinSamples: 5}, WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestAdaptive(t *testing.T) {
 }
 
 func TestAdaptiveMiddleware503(t *testing.T) {
-	a, _ := NewAdaptive(AdaptiveConfig{InitialLimit: 1, MinLimit: 1, MaxLimit: 1}, nil)
+	a, _ := NewAdaptive(AdaptiveConfig{InitialLimit: 1, MinLimit: 1, MaxLimit: 1})
 	block := make(chan struct{})
 	entered := make(chan struct{})
 	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

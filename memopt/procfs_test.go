@@ -133,33 +133,6 @@ func TestReadCgroupLimit(t *testing.T) {
 	}
 }
 
-func TestParseStatm(t *testing.T) {
-	tests := []struct {
-		in   string
-		want uint64
-		bad  bool
-	}{
-		{in: "1000 250 30 1 0 400 0\n", want: 250},
-		{in: "1000", bad: true},
-		{in: "1000 -5", bad: true},
-		{in: "", bad: true},
-	}
-	for _, tc := range tests {
-		got, err := parseStatm([]byte(tc.in))
-		if (err != nil) != tc.bad || got != tc.want {
-			t.Errorf("parseStatm(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.bad)
-		}
-	}
-}
-
-func TestUnescapeMount(t *testing.T) {
-	for in, want := range map[string]string{`/a\040b`: "/a b", `/plain`: "/plain", `/bad\04`: `/bad\04`, `\`: `\`} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // FuzzReadCgroupLimit feeds arbitrary proc files and limits: the answer may
 // be an error, never a panic.
 func FuzzReadCgroupLimit(f *testing.F) {
@@ -179,13 +152,5 @@ func FuzzReadCgroupLimit(f *testing.F) {
 		if err == nil && (l.Bytes == 0 || l.File == "") {
 			t.Fatalf("ReadCgroupLimit() = %+v with no error", l)
 		}
-	})
-}
-
-func FuzzParseStatm(f *testing.F) {
-	f.Add([]byte("1000 250 30 1 0 400 0\n"))
-	f.Add([]byte(""))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = parseStatm(b)
 	})
 }

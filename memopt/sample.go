@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime/metrics"
 	"time"
+
+	pemetrics "github.com/perfengine/perfengine/metrics"
 )
 
 // Sample is one reading of the Go runtime, taken by a Sampler. It is plain
@@ -191,7 +193,7 @@ func (s *Sampler) Read() Sample {
 	if l, ok := s.u64(rmMemLimit); ok {
 		out.MemoryLimit = int64(min(l, math.MaxInt64))
 	}
-	if rss, err := readRSS(s.fsys, s.page); err == nil {
+	if rss, err := pemetrics.ReadRSS(s.fsys); err == nil {
 		out.RSS = rss
 	}
 	return out

@@ -3,8 +3,9 @@ package metrics
 import (
 	"bytes"
 	"encoding/binary"
-	"path"
-	"strings"
+	"fmt"
+	"io/fs"
+	"os"
 )
 
 // The parsers below read the kernel's text files (/proc, cgroupfs). They take
@@ -33,6 +34,23 @@ func parseUint(b []byte) (uint64, bool) {
 		v = v*10 + d
 	}
 	return v, true
+}
+
+// ReadRSS reads this process's resident set size from proc/self/statm
+// under fsys, the root file system (nil means the real one).
+func ReadRSS(fsys fs.FS) (uint64, error) {
+	if fsys == nil {
+		fsys = os.DirFS("/")
+	}
+	b, err := fs.ReadFile(fsys, "proc/self/statm")
+	if err != nil {
+		return 0, fmt.Errorf("read statm: %w", err)
+	}
+	pages, ok := parseStatmRSS(b)
+	if !ok {
+		return 0, fmt.Errorf("parse statm %.40q: no resident page count in the second field", b)
+	}
+	return pages * uint64(os.Getpagesize()), nil
 }
 
 // parseStatmRSS returns the resident set size in pages: the second field of
@@ -100,127 +118,6 @@ func parseCgroupLimit(b []byte) (uint64, bool) {
 		return 0, false
 	}
 	return v, true
-}
-
-// cgroupPaths are the memory cgroup of the process, from /proc/self/cgroup:
-// v2 is the unified hierarchy's path ("0::/path"), v1 the memory
-// controller's. Either is empty when absent.
-type cgroupPaths struct {
-	v1, v2 string
-}
-
-func parseProcCgroup(b []byte) cgroupPaths {
-	var p cgroupPaths
-	for _, line := range strings.Split(string(b), "\n") {
-		id, rest, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		ctrls, cpath, ok := strings.Cut(rest, ":")
-		if !ok || !strings.HasPrefix(cpath, "/") {
-			continue
-		}
-		if id == "0" && ctrls == "" {
-			p.v2 = cpath
-			continue
-		}
-		for _, c := range strings.Split(ctrls, ",") {
-			if c == "memory" {
-				p.v1 = cpath
-			}
-		}
-	}
-	return p
-}
-
-// cgroupMount is where a cgroup hierarchy is mounted and which cgroup its
-// root is (not "/" inside a container with a cgroup namespace).
-type cgroupMount struct {
-	point, root string
-}
-
-// parseMountinfo finds the cgroup2 mount and the v1 mount carrying the
-// memory controller in /proc/self/mountinfo.
-func parseMountinfo(b []byte) (v1, v2 cgroupMount) {
-	for _, line := range strings.Split(string(b), "\n") {
-		// Fields: id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		pf := strings.Fields(pre)
-		qf := strings.Fields(post)
-		if len(pf) < 5 || len(qf) < 1 {
-			continue
-		}
-		m := cgroupMount{point: unescapeMountinfo(pf[4]), root: unescapeMountinfo(pf[3])}
-		if !strings.HasPrefix(m.point, "/") {
-			continue // the kernel writes absolute mount points; anything else is not a mount
-		}
-		switch qf[0] {
-		case "cgroup2":
-			if v2.point == "" {
-				v2 = m
-			}
-		case "cgroup":
-			if len(qf) < 3 {
-				continue
-			}
-			for _, o := range strings.Split(qf[2], ",") {
-				if o == "memory" && v1.point == "" {
-					v1 = m
-				}
-			}
-		}
-	}
-	return v1, v2
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space) the kernel
-// writes into mountinfo paths.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
-
-// cgroupLimitFiles lists the files holding the memory limit of the process's
-// cgroup and of each ancestor up to the mount's root, leaf first: a parent's
-// limit binds its children, so the effective limit is the lowest of them.
-func cgroupLimitFiles(m cgroupMount, cgPath, file string) []string {
-	if m.point == "" || cgPath == "" {
-		return nil
-	}
-	rel := cgPath
-	if m.root != "/" && m.root != "" {
-		r, ok := strings.CutPrefix(cgPath, m.root)
-		if !ok {
-			// A cgroup namespace shows paths relative to its root already.
-			r = cgPath
-		}
-		rel = r
-	}
-	rel = path.Clean("/" + rel)
-	var files []string
-	for {
-		files = append(files, path.Join(m.point, rel, file))
-		if rel == "/" {
-			return files
-		}
-		rel = path.Dir(rel)
-	}
 }
 
 // countDirents counts the entries of a buffer filled by getdents64, not

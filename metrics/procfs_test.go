@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -131,9 +132,18 @@ func TestCgroupLimitFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v1, v2 := parseMountinfo(readTestdata(t, tc.mountinfo))
-			p := parseProcCgroup(readTestdata(t, tc.cgroup))
-			got := append(cgroupLimitFiles(v2, p.v2, "memory.max"), cgroupLimitFiles(v1, p.v1, "memory.limit_in_bytes")...)
+			fsys := fstest.MapFS{
+				"proc/self/mountinfo": {Data: readTestdata(t, tc.mountinfo)},
+				"proc/self/cgroup":    {Data: readTestdata(t, tc.cgroup)},
+			}
+			files, err := memoryLimitFiles(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range files {
+				got = append(got, "/"+f.path)
+			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("limit files = %q\nwant %q", got, tc.want)
 			}
@@ -141,14 +151,10 @@ func TestCgroupLimitFiles(t *testing.T) {
 	}
 }
 
-func TestUnescapeMountinfo(t *testing.T) {
-	v1, v2 := parseMountinfo([]byte("30 25 0:26 / /sys/fs/my\\040cgroup rw - cgroup2 cgroup2 rw\n"))
-	if v2.point != "/sys/fs/my cgroup" || v1.point != "" {
-		t.Errorf("parseMountinfo = %+v, %+v; want the v2 mount at %q", v1, v2, "/sys/fs/my cgroup")
-	}
-	for in, want := range map[string]string{`a\040b`: "a b", `a\04`: `a\04`, `\`: `\`, `a\x40b`: `a\x40b`} {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
+func TestUnescapeMount(t *testing.T) {
+	for in, want := range map[string]string{`/a\040b`: "/a b", `/plain`: "/plain", `/bad\04`: `/bad\04`, `\`: `\`} {
+		if got := unescapeMount(in); got != want {
+			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -199,17 +205,11 @@ func FuzzParseProcFiles(f *testing.F) {
 		parseMemTotal(b)
 		parseCgroupLimit(b)
 		countDirents(b)
-		p := parseProcCgroup(b)
-		v1, v2 := parseMountinfo(b)
-		for _, c := range []struct {
-			m     cgroupMount
-			files []string
-		}{{v2, cgroupLimitFiles(v2, p.v2, "memory.max")}, {v1, cgroupLimitFiles(v1, p.v1, "memory.limit_in_bytes")}} {
-			for _, f := range c.files {
-				// A ".." in /proc/self/cgroup must not lead outside the mount.
-				if rel, err := filepath.Rel(filepath.Clean(c.m.point), f); err != nil || rel == ".." || strings.HasPrefix(rel, "../") || !filepath.IsAbs(f) {
-					t.Errorf("limit file %q is outside the mount %q", f, c.m.point)
-				}
+		files, _ := memoryLimitFiles(fstest.MapFS{"proc/self/cgroup": {Data: b}, "proc/self/mountinfo": {Data: b}})
+		for _, f := range files {
+			// A ".." in /proc/self/cgroup must not lead outside the root.
+			if f.path == ".." || strings.HasPrefix(f.path, "../") || strings.HasPrefix(f.path, "/") {
+				t.Errorf("limit file %q is outside the root", f.path)
 			}
 		}
 	})

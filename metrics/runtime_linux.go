@@ -28,21 +28,14 @@ func (s *osState) init() {
 	s.fdDir = cPath("/proc/self/fd")
 	s.meminfo = cPath("/proc/meminfo")
 
-	cg, err := os.ReadFile("/proc/self/cgroup")
+	// A process does not change cgroup: find the files once, read them
+	// every interval.
+	files, err := memoryLimitFiles(os.DirFS("/"))
 	if err != nil {
 		return
 	}
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	paths := parseProcCgroup(cg)
-	v1, v2 := parseMountinfo(mi)
-	var files []string
-	files = append(files, cgroupLimitFiles(v2, paths.v2, "memory.max")...)
-	files = append(files, cgroupLimitFiles(v1, paths.v1, "memory.limit_in_bytes")...)
 	for _, f := range files {
-		s.limitFiles = append(s.limitFiles, cPath(f))
+		s.limitFiles = append(s.limitFiles, cPath("/"+f.path))
 	}
 }
 

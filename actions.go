@@ -3,6 +3,7 @@ package perfengine
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"maps"
 	"slices"
 	"sync"
@@ -146,6 +147,10 @@ func (b *actionBook) finish(id string, now time.Time, res Result, err error, ok 
 	delete(b.busy, id)
 	a := b.byID[id]
 	a.UpdatedAt = now
+	if errors.Is(err, ErrRefused) {
+		a.State, a.Error = ActionRejected, err.Error()
+		return clone(*a)
+	}
 	if err != nil {
 		a.State, a.Error = ActionFailed, err.Error()
 		return clone(*a)

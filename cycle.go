@@ -323,6 +323,10 @@ func (e *Engine) apply(ctx context.Context, id string) (Action, error) {
 	if e.prom != nil {
 		e.prom.actions.WithLabelValues(a.Module, string(a.State)).Inc()
 	}
+	if errors.Is(err, ErrRefused) {
+		e.log.Info("action refused", "id", a.ID, "kind", a.Kind, "reason", err)
+		return a, fmt.Errorf("apply %s: %w", a.Kind, err)
+	}
 	if err != nil {
 		e.log.Warn("action failed", "id", a.ID, "kind", a.Kind, "err", err)
 		return a, fmt.Errorf("apply %s: %w", a.Kind, err)

@@ -24,6 +24,11 @@ var (
 	ErrConflict    = errors.New("perfengine: action is not in a state that allows this")
 	ErrNotUndoable = errors.New("perfengine: action cannot be undone")
 	ErrNotRunning  = errors.New("perfengine: engine is not running")
+	// ErrRefused is what a module's Apply wraps when a rule of its own
+	// (a cooldown, a loop guard) forbids the action now: the action is
+	// recorded as rejected with the reason, not as failed, since nothing
+	// was tried and nothing broke.
+	ErrRefused = errors.New("perfengine: refused")
 )
 
 // seriesCapacity bounds each metric's in-memory history: 17 minutes at a 1 s

@@ -329,6 +329,9 @@ func (m *RegressionModule) Apply(ctx context.Context, a Action) (Result, error) 
 		From: a.Params["from"], To: a.Params["to"], Reason: reason, Automatic: a.Params["automatic"] == "true",
 	})
 	if err != nil && rec.ID == "" {
+		if errors.Is(err, regress.ErrCooldown) || errors.Is(err, regress.ErrRollbackLoop) {
+			return Result{}, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
 		return Result{}, err
 	}
 	m.mu.Lock()

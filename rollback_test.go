@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,8 +53,16 @@ func TestTriggerManualRollback(t *testing.T) {
 	}
 
 	clk.advance(time.Minute)
-	if _, err := e.TriggerManualRollback(ctx, "again", "v2.0.3", "v2.0.2"); !errors.Is(err, regress.ErrCooldown) {
-		t.Errorf("inside the cooldown: err = %v, want ErrCooldown", err)
+	refused, err := e.TriggerManualRollback(ctx, "again", "v2.0.3", "v2.0.2")
+	if !errors.Is(err, regress.ErrCooldown) || !errors.Is(err, ErrRefused) {
+		t.Errorf("inside the cooldown: err = %v, want ErrCooldown as a refusal", err)
+	}
+	// Refused by a rule, not failed: nothing was tried.
+	if refused.State != ActionRejected || !strings.Contains(refused.Error, "cooldown") {
+		t.Errorf("refused rollback %+v, want rejected with the cooldown as the reason", refused)
+	}
+	if stored, err := st.GetAction(ctx, refused.ID); err != nil || stored.State != store.StateRejected {
+		t.Errorf("stored refused rollback %+v, %v; want it rejected", stored, err)
 	}
 	clk.advance(10 * time.Minute)
 	if _, err := e.TriggerManualRollback(ctx, "  ", "v2.0.3", "v2.0.2"); !errors.Is(err, ErrInvalidRollback) {

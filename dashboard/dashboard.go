@@ -137,7 +137,7 @@ func engineCode(err error) string {
 	switch {
 	case errors.Is(err, perfengine.ErrNotFound):
 		return codeNotFound
-	case errors.Is(err, perfengine.ErrConflict), errors.Is(err, perfengine.ErrNotUndoable):
+	case errors.Is(err, perfengine.ErrConflict), errors.Is(err, perfengine.ErrNotUndoable), errors.Is(err, perfengine.ErrRefused):
 		return codeConflict
 	}
 	return codeInternal

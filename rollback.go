@@ -21,8 +21,9 @@ var ErrInvalidRollback = errors.New("rollback")
 // regression.rollbackTo. It goes through the regression module's
 // rollbacker: its actuator (command or webhook), dry run and cooldown apply,
 // the loop guard does not (people may break loops). The rollback is
-// recorded as an applied (or failed) action carrying the reason, so it
-// shows in the action history and the store like any other.
+// recorded as an action carrying the reason: applied, failed, or rejected
+// when the cooldown refuses it, in the action history and the store like
+// any other.
 func (e *Engine) TriggerManualRollback(ctx context.Context, reason, from, to string) (Action, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {

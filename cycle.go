@@ -125,6 +125,9 @@ func (c Config) enabled(name string) bool {
 // cycle is one turn of the loop: collect, evaluate, recommend, act, record,
 // report.
 func (e *Engine) cycle(ctx context.Context) {
+	if ctx.Err() != nil {
+		return // Stop came with the tick
+	}
 	now := e.now()
 	e.mu.Lock()
 	e.cycles++
@@ -137,10 +140,12 @@ func (e *Engine) cycle(ctx context.Context) {
 	}
 	e.mu.Unlock()
 
-	// Module calls end when Stop cancels ctx; what the cycle learnt by then
-	// is still written down, on a context Stop does not cancel.
+	// A cycle in flight when Stop comes still collects (module timeouts
+	// bound that) and writes down what it learnt, on a context Stop does
+	// not cancel; the slow part, the modules' recommendations (index
+	// advice, say), ends with ctx.
 	keep := context.WithoutCancel(ctx)
-	samples := e.collect(ctx, now, cfg, mods)
+	samples := e.collect(keep, now, cfg, mods)
 	latest := e.observe(now, cfg.MonitoringInterval.D(), samples)
 	if st := e.Store(); st != nil && len(samples) > 0 {
 		if err := st.WriteSamples(keep, samples); err != nil {
@@ -195,9 +200,6 @@ func (e *Engine) collect(ctx context.Context, now time.Time, cfg Config, mods []
 				got = s
 				return err
 			})
-			if err != nil && ctx.Err() != nil {
-				return // stopping: cut short, not failing
-			}
 			if err != nil {
 				if ms.status().Failures == 0 {
 					e.log.Warn("module failing", "name", ms.name, "err", err)

@@ -425,8 +425,9 @@ func (e *Engine) loop(ctx context.Context, interval time.Duration) {
 		case d := <-e.interval:
 			t.Reset(d)
 		case <-t.C:
-			// Stop cancels the modules' calls of a cycle in flight; the
-			// cycle still records what it has, and Stop waits for that.
+			// Stop cuts the recommendations of a cycle in flight short;
+			// its samples are still collected and recorded, and Stop
+			// waits for that.
 			e.cycle(ctx)
 		}
 	}

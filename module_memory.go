@@ -194,7 +194,14 @@ func (m *MemoryModule) setFindings(leaks []memopt.Leak) {
 			if l.Kind == memopt.LeakHeap {
 				unit, g = "in use", "+"+formatMiB(s.Growth)
 			}
-			fmt.Fprintf(&d, "%d. %s (%s %s)\n", i+1, s, g, unit)
+			fmt.Fprintf(&d, "%d. %s (%s %s", i+1, s, g, unit)
+			if s.Type != "" {
+				fmt.Fprintf(&d, "; %s", s.Type)
+			}
+			d.WriteString(")\n")
+		}
+		if l.Type != "" {
+			fmt.Fprintf(&d, "Leak type %s: %s.\n", l.Type, l.Type.Advice())
 		}
 		if l.Note != "" {
 			d.WriteString(l.Note)

@@ -45,6 +45,9 @@ type Leak struct {
 	Sites []Site `json:"sites,omitempty"`
 	// Note explains missing detail, such as a profile that failed to parse.
 	Note string `json:"note,omitempty"`
+	// Type is the kind of mistake the largest site looks like; empty
+	// until a profile names a site.
+	Type LeakType `json:"type,omitempty"`
 }
 
 // Function returns the function most responsible for the leak, or "" when

@@ -371,6 +371,12 @@ func (m *Optimizer) DetectLeaks(ctx context.Context) ([]Leak, error) {
 			r = m.gorDiff
 		}
 		l.Sites = append([]Site(nil), r.sites...)
+		for i := range l.Sites {
+			l.Sites[i].Type = classify(l.Kind, l.Sites[i])
+		}
+		if len(l.Sites) > 0 {
+			l.Type = l.Sites[0].Type
+		}
 		switch {
 		case len(r.sites) == 0 && m.profNote != "":
 			l.Note = m.profNote
@@ -387,9 +393,12 @@ func (m *Optimizer) DetectLeaks(ctx context.Context) ([]Leak, error) {
 		for _, s := range m.leaked {
 			n += s.Current
 		}
-		leaks = append(leaks, Leak{Kind: LeakGoroutine, Detected: m.leakedAt, Current: n,
-			Sites: append([]Site(nil), m.leaked...),
-			Note:  "goroutineleak profile: goroutines blocked on primitives nothing else can reach"})
+		sites := append([]Site(nil), m.leaked...)
+		for i := range sites {
+			sites[i].Type = classify(LeakGoroutine, sites[i])
+		}
+		leaks = append(leaks, Leak{Kind: LeakGoroutine, Detected: m.leakedAt, Current: n, Sites: sites, Type: LeakBlocked,
+			Note: "goroutineleak profile: goroutines blocked on primitives nothing else can reach"})
 	}
 	return leaks, nil
 }

@@ -35,6 +35,8 @@ type Site struct {
 	State string `json:"state,omitempty"`
 	// CreatedBy is the function that started the goroutines.
 	CreatedBy string `json:"created_by,omitempty"`
+	// Type is the kind of mistake the site looks like.
+	Type LeakType `json:"type,omitempty"`
 }
 
 func (s Site) String() string {

@@ -2,7 +2,6 @@ package memopt
 
 import (
 	"testing"
-	"time"
 )
 
 func TestClassify(t *testing.T) {
@@ -41,7 +40,6 @@ func TestClassify(t *testing.T) {
 var (
 	leakListeners []func() int
 	leakCache     = map[int64][128]byte{}
-	leakTickers   []*time.Ticker
 )
 
 // Subscribe registers a callback holding a 1 MiB buffer, never removed.

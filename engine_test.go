@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -671,5 +673,68 @@ func TestDebugInfoHidesSecretsAndSummaryListsAreEmptyNotNull(t *testing.T) {
 		if !strings.Contains(string(s), k) {
 			t.Errorf("summary JSON lacks %s: %s", k, s)
 		}
+	}
+}
+
+// seriesModule reports n series, each value changing every cycle.
+type seriesModule struct {
+	n     int
+	cycle float64
+}
+
+func (m *seriesModule) Name() string                                          { return "series" }
+func (m *seriesModule) Recommend(context.Context, Snapshot) ([]Action, error) { return nil, nil }
+func (m *seriesModule) Apply(context.Context, Action) (Result, error)         { return Result{}, nil }
+func (m *seriesModule) Collect(context.Context) ([]metrics.Sample, error) {
+	m.cycle++
+	out := make([]metrics.Sample, m.n)
+	for i := range out {
+		out[i] = metrics.Sample{Name: "s", Labels: map[string]string{"i": strconv.Itoa(i)}, Value: m.cycle + float64(i), Unit: metrics.UnitCount}
+	}
+	return out, nil
+}
+
+// BenchmarkEngineSeries is issue 17's growth check of the engine: one
+// cycle with a module of 10, 100 and 1000 series at a 1 s interval, with
+// a SQLite store, every series buffer full. CPU per cycle (as %core@1s),
+// allocation per cycle, and the live heap the series hold (heap-MB).
+//
+//	go test -run '^$' -bench EngineSeries -benchmem .
+func BenchmarkEngineSeries(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("series=%d", n), func(b *testing.B) {
+			runtime.GC()
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			st, err := store.OpenSQLite(filepath.Join(b.TempDir(), "perfengine.db"), store.Retention{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			clk := &clock{t: time.Now()}
+			cfg := DefaultConfig()
+			cfg.MonitoringInterval = Duration(time.Second)
+			e, err := New(cfg, WithClock(clk.now), WithStore(st), WithModules(&seriesModule{n: n}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range seriesCapacity {
+				e.step(clk)
+			}
+			runtime.GC()
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := cpuTime()
+			for b.Loop() {
+				e.step(clk)
+			}
+			perCycle := (cpuTime() - start) / time.Duration(b.N)
+			b.ReportMetric(float64(perCycle)/float64(time.Second)*100, "%core@1s")
+			b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "heap-MB")
+			runtime.KeepAlive(e)
+		})
 	}
 }

@@ -13,8 +13,11 @@ package memopt
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/google/pprof/profile"
 )
 
 func BenchmarkSamplerRead(b *testing.B) {
@@ -86,4 +89,45 @@ func BenchmarkProfileCapture(b *testing.B) {
 	}
 	perOp := time.Since(start).Seconds() / float64(b.N)
 	b.ReportMetric(100*perOp/60, "pct_core_amortized_per_minute")
+}
+
+// syntheticHeap is a heap profile with n allocation sites, each a
+// three-frame stack of its own, site i holding (i+1)*scale bytes.
+func syntheticHeap(n int, scale int64) *profile.Profile {
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "inuse_objects", Unit: "count"}, {Type: "inuse_space", Unit: "bytes"}},
+		PeriodType: &profile.ValueType{Type: "space", Unit: "bytes"}, Period: 512 * 1024,
+	}
+	caller := &profile.Function{ID: 1, Name: "example.com/app.handler", Filename: "/src/app/handler.go"}
+	p.Function = append(p.Function, caller)
+	callerLoc := &profile.Location{ID: 1, Line: []profile.Line{{Function: caller, Line: 10}}}
+	p.Location = append(p.Location, callerLoc)
+	for i := range n {
+		fn := &profile.Function{ID: uint64(i + 2), Name: fmt.Sprintf("example.com/app.site%d", i), Filename: "/src/app/sites.go"}
+		loc := &profile.Location{ID: uint64(i + 2), Line: []profile.Line{{Function: fn, Line: int64(i + 1)}}}
+		p.Function = append(p.Function, fn)
+		p.Location = append(p.Location, loc)
+		p.Sample = append(p.Sample, &profile.Sample{Location: []*profile.Location{loc, callerLoc}, Value: []int64{1, int64(i+1) * scale}})
+	}
+	return p
+}
+
+// BenchmarkDiffHeap is issue 17's growth check of the profile diff: two
+// heap profiles of 1k, 10k and 100k allocation sites, every site grown.
+//
+//	go test -run '^$' -bench DiffHeap -benchmem ./memopt
+func BenchmarkDiffHeap(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("sites=%d", n), func(b *testing.B) {
+			before, after := syntheticHeap(n, 1000), syntheticHeap(n, 2000)
+			b.ReportAllocs()
+			for b.Loop() {
+				sites, err := DiffHeap(before, after, 5)
+				if err != nil || len(sites) != 5 {
+					b.Fatalf("DiffHeap = %d sites, %v", len(sites), err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/site")
+		})
+	}
 }

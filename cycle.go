@@ -230,6 +230,9 @@ func (e *Engine) collect(ctx context.Context, now time.Time, cfg Config, mods []
 
 func (e *Engine) recommend(ctx context.Context, cfg Config, snap Snapshot, mods []*moduleState) {
 	for _, ms := range mods {
+		if ctx.Err() != nil {
+			return // stopping: the rest waits for the next start
+		}
 		if ms.status().Failures > 0 {
 			continue
 		}
@@ -240,7 +243,9 @@ func (e *Engine) recommend(ctx context.Context, cfg Config, snap Snapshot, mods 
 			return err
 		})
 		if err != nil {
-			e.log.Warn("recommend", "name", ms.name, "err", err)
+			if ctx.Err() == nil {
+				e.log.Warn("recommend", "name", ms.name, "err", err)
+			}
 			continue
 		}
 		for _, a := range proposed {

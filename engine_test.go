@@ -606,7 +606,13 @@ func BenchmarkSummary(b *testing.B) {
 // buffer is full.
 //
 //	go test -run '^$' -bench IdleEngineCycle -benchmem .
-func BenchmarkIdleEngineCycle(b *testing.B) {
+func BenchmarkIdleEngineCycle(b *testing.B) { benchmarkCycles(b) }
+
+// benchmarkCycles measures one cycle of an engine with the given modules
+// (and the runtime one) and a SQLite store at a 1 s interval, after enough
+// cycles to fill every series buffer: CPU per cycle as %core@1s, and the
+// live heap the engine holds then as heap-MB.
+func benchmarkCycles(b *testing.B, mods ...Module) {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -619,7 +625,7 @@ func BenchmarkIdleEngineCycle(b *testing.B) {
 	clk := &clock{t: time.Now()}
 	cfg := DefaultConfig()
 	cfg.MonitoringInterval = Duration(time.Second)
-	e, err := New(cfg, WithClock(clk.now), WithStore(st))
+	e, err := New(cfg, WithClock(clk.now), WithStore(st), WithModules(mods...))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -702,39 +708,6 @@ func (m *seriesModule) Collect(context.Context) ([]metrics.Sample, error) {
 //	go test -run '^$' -bench EngineSeries -benchmem .
 func BenchmarkEngineSeries(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
-		b.Run(fmt.Sprintf("series=%d", n), func(b *testing.B) {
-			runtime.GC()
-			var before runtime.MemStats
-			runtime.ReadMemStats(&before)
-			st, err := store.OpenSQLite(filepath.Join(b.TempDir(), "perfengine.db"), store.Retention{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
-			clk := &clock{t: time.Now()}
-			cfg := DefaultConfig()
-			cfg.MonitoringInterval = Duration(time.Second)
-			e, err := New(cfg, WithClock(clk.now), WithStore(st), WithModules(&seriesModule{n: n}))
-			if err != nil {
-				b.Fatal(err)
-			}
-			for range seriesCapacity {
-				e.step(clk)
-			}
-			runtime.GC()
-			var after runtime.MemStats
-			runtime.ReadMemStats(&after)
-
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := cpuTime()
-			for b.Loop() {
-				e.step(clk)
-			}
-			perCycle := (cpuTime() - start) / time.Duration(b.N)
-			b.ReportMetric(float64(perCycle)/float64(time.Second)*100, "%core@1s")
-			b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "heap-MB")
-			runtime.KeepAlive(e)
-		})
+		b.Run(fmt.Sprintf("series=%d", n), func(b *testing.B) { benchmarkCycles(b, &seriesModule{n: n}) })
 	}
 }

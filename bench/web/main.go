@@ -152,48 +152,32 @@ func warm(ctx context.Context, url string) error {
 	return nil
 }
 
-// medians of one variant's runs; nil pointers are runs without the figure.
-type medians struct {
-	lcp, cls, fcp, ttfb, tbt, hero, bytes float64
-	lcpMissing                            int
+// medians of one variant's runs, as an audit of them all would report.
+func (v *variant) medians() audit.Report {
+	rep := audit.Report{Runs: v.runs}
+	rep.Summarize()
+	return rep
 }
 
-func (v *variant) medians() medians {
-	var m medians
-	var lcp, cls, fcp, ttfb, tbt, hero, bytes []float64
-	for _, r := range v.runs {
-		if r.LCP != nil {
-			lcp = append(lcp, *r.LCP)
-		} else {
-			m.lcpMissing++
-		}
-		if r.FCP != nil {
-			fcp = append(fcp, *r.FCP)
-		}
-		if r.TTFB != nil {
-			ttfb = append(ttfb, *r.TTFB)
-		}
-		if r.HeroResponseEnd != nil {
-			hero = append(hero, *r.HeroResponseEnd)
-		}
-		cls = append(cls, r.CLS)
-		tbt = append(tbt, r.TBT)
-		bytes = append(bytes, float64(r.Bytes))
+// val reads a median that a run may lack; 0 when none had it.
+func val(p *float64) float64 {
+	if p == nil {
+		return 0
 	}
-	m.lcp, m.cls, m.fcp, m.ttfb = audit.Median(lcp), audit.Median(cls), audit.Median(fcp), audit.Median(ttfb)
-	m.tbt, m.hero, m.bytes = audit.Median(tbt), audit.Median(hero), audit.Median(bytes)
-	return m
+	return *p
 }
 
 func report(vs []*variant, runs int, throttle string) {
 	fmt.Printf("demo shop /, %d cold loads per variant, throttle %s, medians\n\n", runs, throttle)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "variant\tLCP ms\tCLS\tFCP ms\tTTFB ms\tTBT ms\thero end ms\tKB before input\tno LCP\t")
-	ms := map[string]medians{}
+	type figures struct{ lcp, cls, hero, bytes float64 }
+	ms := map[string]figures{}
 	for _, v := range vs {
-		m := v.medians()
-		ms[v.name] = m
-		fmt.Fprintf(tw, "%s\t%.0f\t%.3f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t\n", v.name, m.lcp, m.cls, m.fcp, m.ttfb, m.tbt, m.hero, m.bytes/1024, m.lcpMissing)
+		rep := v.medians()
+		m := rep.Median
+		ms[v.name] = figures{lcp: val(m.LCP), cls: m.CLS, hero: val(m.HeroResponseEnd), bytes: float64(m.Bytes)}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.3f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t\n", v.name, val(m.LCP), m.CLS, val(m.FCP), val(m.TTFB), m.TBT, val(m.HeroResponseEnd), float64(m.Bytes)/1024, rep.LCPMissing)
 	}
 	tw.Flush()
 	p, r, h2, eh := ms["plain"], ms["rewrite"], ms["h2"], ms["h2+103"]

@@ -189,7 +189,7 @@ func Run(ctx context.Context, pageURL string, opts Options) (*Report, error) {
 			opts.Progress(i+1, opts.Runs)
 		}
 	}
-	rep.summarize()
+	rep.Summarize()
 	return rep, nil
 }
 
@@ -400,8 +400,11 @@ func (n *netLog) event(ev any) {
 	}
 }
 
-// summarize computes the medians and merges the runs' findings.
-func (rep *Report) summarize() {
+// Summarize computes Median, LCPMissing and Findings from Runs. Run calls
+// it; call it on a Report assembled from the runs of several audits (runs
+// interleaved with other pages, say).
+func (rep *Report) Summarize() {
+	rep.LCPMissing = 0
 	var lcp, fcp, ttfb, hero, cls, tbt, bytes []float64
 	for _, r := range rep.Runs {
 		if r.LCP != nil {

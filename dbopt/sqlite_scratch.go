@@ -6,6 +6,8 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"os"
+	"path/filepath"
+	"time"
 )
 
 // MaxSQLiteScratchBytes bounds the database the SQLite advisor copies to a
@@ -44,7 +46,8 @@ func (o *Optimizer) sqliteCopy(ctx context.Context) (*sql.Conn, func(), error) {
 	if size := f.pages * f.pageSize; size > MaxSQLiteScratchBytes {
 		return nil, nil, fmt.Errorf("%d bytes, above the %d a scratch copy may take", size, MaxSQLiteScratchBytes)
 	}
-	tmp, err := os.CreateTemp("", "perfengine-advise-*.db")
+	removeStaleScratch()
+	tmp, err := os.CreateTemp("", scratchPattern)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -62,12 +65,33 @@ func (o *Optimizer) sqliteCopy(ctx context.Context) (*sql.Conn, func(), error) {
 	db := sql.OpenDB(fileConnector(o.db.Driver(), path))
 	db.SetMaxOpenConns(1)
 	c, err := db.Conn(ctx)
+	if err == nil {
+		// No journal file beside the copy: nothing to leave behind.
+		_, err = c.ExecContext(ctx, `PRAGMA journal_mode = MEMORY`)
+	}
 	if err != nil {
+		if c != nil {
+			c.Close()
+		}
 		db.Close()
 		remove()
 		return nil, nil, fmt.Errorf("open copy: %w", err)
 	}
 	return c, func() { c.Close(); db.Close(); remove() }, nil
+}
+
+const scratchPattern = "perfengine-advise-*.db"
+
+// removeStaleScratch deletes scratch copies over an hour old: a process
+// that exited in the middle of advice (killed, or stopped while an
+// abandoned advice ran on) could not remove its own.
+func removeStaleScratch() {
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), scratchPattern))
+	for _, f := range old {
+		if st, err := os.Stat(f); err == nil && time.Since(st.ModTime()) > time.Hour {
+			os.Remove(f)
+		}
+	}
 }
 
 // fileConnector opens name with the driver the optimizer's handle uses.

@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -21,32 +20,26 @@ const (
 	SeverityCritical = "critical"
 )
 
-// Notifier delivers an alert somewhere people look. Notify returns once the
-// receiving end accepted it, or with the reason it did not.
-type Notifier interface {
-	Notify(ctx context.Context, a Alert) error
-}
-
-// Notifiers builds the notifiers of the engine's alert configuration: a
-// webhook when webhookURL is set, email when emailEndpoint is set. Both
-// empty gives none and no error.
-func Notifiers(webhookURL, emailEndpoint string) ([]Notifier, error) {
-	var ns []Notifier
+// Notifiers builds the channels of the seed's two settings: a webhook
+// when webhookURL is set, email when emailEndpoint is set, each sending
+// resolutions. Both empty gives none and no error.
+func Notifiers(webhookURL, emailEndpoint string) ([]Channel, error) {
+	var cs []Channel
 	if webhookURL != "" {
 		w, err := NewWebhook(webhookURL, WebhookOptions{})
 		if err != nil {
 			return nil, err
 		}
-		ns = append(ns, w)
+		cs = append(cs, Channel{Name: "webhook", Notifier: w, SendResolved: true})
 	}
 	if emailEndpoint != "" {
 		e, err := NewEmail(emailEndpoint, EmailOptions{})
 		if err != nil {
 			return nil, err
 		}
-		ns = append(ns, e)
+		cs = append(cs, Channel{Name: "email", Notifier: e, SendResolved: true})
 	}
-	return ns, nil
+	return cs, nil
 }
 
 // Summary is the one-line form of an alert used as the webhook text and

@@ -125,9 +125,9 @@ type EmailOptions struct {
 	Now func() time.Time
 }
 
-// Email sends each alert as a plain-text message over SMTP. Credentials
+// Email sends each notification as a plain-text message over SMTP. Credentials
 // are only sent over TLS or to a loopback server (net/smtp's PLAIN rule).
-// Safe for concurrent use: each alert is its own SMTP session.
+// Safe for concurrent use: each notification is its own SMTP session.
 type Email struct {
 	cfg  EmailConfig
 	opts EmailOptions
@@ -183,18 +183,19 @@ func (e *Email) tlsConfig() *tls.Config {
 	return &tls.Config{ServerName: e.cfg.Host, MinVersion: tls.VersionTLS12}
 }
 
-// Notify delivers the alert to every recipient in one SMTP transaction.
-func (e *Email) Notify(ctx context.Context, a Alert) error {
-	if err := e.send(ctx, a); err != nil {
+// Notify delivers the notification to every recipient in one SMTP
+// transaction.
+func (e *Email) Notify(ctx context.Context, n *Notification) error {
+	if err := e.send(ctx, n); err != nil {
 		return fmt.Errorf("email via %s: %w", net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)), err)
 	}
 	return nil
 }
 
-func (e *Email) send(ctx context.Context, a Alert) error {
+func (e *Email) send(ctx context.Context, n *Notification) error {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
-	err := e.session(ctx, a)
+	err := e.session(ctx, n)
 	if err != nil && ctx.Err() != nil {
 		// The connection's deadline or its closing surfaced first; the
 		// context says why.
@@ -203,7 +204,7 @@ func (e *Email) send(ctx context.Context, a Alert) error {
 	return err
 }
 
-func (e *Email) session(ctx context.Context, a Alert) error {
+func (e *Email) session(ctx context.Context, n *Notification) error {
 	addr := net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port))
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
@@ -255,7 +256,7 @@ func (e *Email) session(ctx context.Context, a Alert) error {
 	if err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
-	if _, err := w.Write(e.message(a)); err != nil {
+	if _, err := w.Write(e.message(n)); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
 	if err := w.Close(); err != nil {
@@ -266,21 +267,21 @@ func (e *Email) session(ctx context.Context, a Alert) error {
 
 // message renders RFC 5322 headers and a plain-text body. The subject is
 // one line and Q-encoded when not ASCII, so a title cannot inject headers.
-func (e *Email) message(a Alert) []byte {
+func (e *Email) message(n *Notification) []byte {
 	var b strings.Builder
 	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
 	header("From", e.cfg.From)
 	header("To", strings.Join(e.cfg.To, ", "))
-	header("Subject", mime.QEncoding.Encode("utf-8", "[perfengine] "+Summary(a)))
+	header("Subject", mime.QEncoding.Encode("utf-8", "[perfengine] "+n.Summary()))
 	header("Date", e.opts.Now().Format(time.RFC1123Z))
-	if a.ID != "" {
-		header("X-Perfengine-Alert-Id", oneLine(a.ID))
+	if n.GroupKey != "" {
+		header("X-Perfengine-Group", mime.QEncoding.Encode("utf-8", oneLine(n.GroupKey)))
 	}
 	header("MIME-Version", "1.0")
 	header("Content-Type", "text/plain; charset=utf-8")
 	header("Content-Transfer-Encoding", "8bit")
 	b.WriteString("\r\n")
-	for _, line := range strings.Split(Text(a), "\n") {
+	for _, line := range strings.Split(n.Text(), "\n") {
 		b.WriteString(strings.TrimRight(line, "\r") + "\r\n")
 	}
 	return []byte(b.String())

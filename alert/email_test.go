@@ -68,7 +68,7 @@ func TestEmailNotify(t *testing.T) {
 	}
 	a := testAlert()
 	a.Detail += "\n.\nthe line above is a lone dot, which SMTP must not take as the end"
-	if err := e.Notify(context.Background(), a); err != nil {
+	if err := e.Notify(context.Background(), NotificationOf(a)); err != nil {
 		t.Fatalf("Notify = %v", err)
 	}
 	msgs := srv.messages()
@@ -92,7 +92,7 @@ func TestEmailSubjectEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := Alert{Severity: SeverityWarning, Source: "api", Title: "Latenz über 1 s\r\nBcc: evil@example.com"}
-	if err := e.Notify(context.Background(), a); err != nil {
+	if err := e.Notify(context.Background(), NotificationOf(a)); err != nil {
 		t.Fatal(err)
 	}
 	data := srv.messages()[0].data
@@ -126,7 +126,7 @@ func TestEmailFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = e.Notify(context.Background(), testAlert())
+			err = e.Notify(context.Background(), NotificationOf(testAlert()))
 			if err == nil {
 				t.Fatal("Notify = nil, want an error")
 			}
@@ -151,7 +151,7 @@ func TestEmailNoServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Notify(context.Background(), testAlert()); err == nil || !strings.Contains(err.Error(), addr) {
+	if err := e.Notify(context.Background(), NotificationOf(testAlert())); err == nil || !strings.Contains(err.Error(), addr) {
 		t.Errorf("Notify to a closed port = %v, want an error naming %s", err, addr)
 	}
 }
@@ -234,7 +234,7 @@ func TestEmailTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = e.Notify(context.Background(), testAlert())
+			err = e.Notify(context.Background(), NotificationOf(testAlert()))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("Notify = %v, want an error mentioning %q", err, tc.wantErr)
@@ -269,7 +269,7 @@ func TestEmailFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Notify(context.Background(), testAlert()); err != nil {
+	if err := e.Notify(context.Background(), NotificationOf(testAlert())); err != nil {
 		t.Fatalf("Notify = %v", err)
 	}
 	msgs := srv.messages()

@@ -6,18 +6,25 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/perfengine/perfengine/alert"
 )
 
 // A webhook receiver, standing in for Slack: it prints the text field.
-func newReceiver() *httptest.Server {
+func newReceiver() *httptest.Server { return receiver(false) }
+
+// receiver prints the text field, or its first line.
+func receiver(firstLine bool) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var msg struct{ Text string }
 		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
+		}
+		if firstLine {
+			msg.Text, _, _ = strings.Cut(msg.Text, "\n")
 		}
 		fmt.Println("received:", msg.Text)
 	}))
@@ -31,10 +38,10 @@ func ExampleWebhook() {
 	if err != nil {
 		panic(err)
 	}
-	err = w.Notify(context.Background(), alert.Alert{
+	err = w.Notify(context.Background(), alert.NotificationOf(alert.Alert{
 		Severity: alert.SeverityWarning, Source: "database", Title: "3 slow queries",
 		Detail: "SELECT ... FROM products WHERE name LIKE $1: 412 ms mean",
-	})
+	}))
 	fmt.Println("error:", err)
 	// Output:
 	// received: [WARNING] database: 3 slow queries
@@ -42,19 +49,23 @@ func ExampleWebhook() {
 	// error: <nil>
 }
 
+// The dispatcher groups alerts as Alertmanager does: the two alerts of
+// the api target go out together after group_wait, a repeat put of a
+// firing alert is not news, and the resolution comes at the group's next
+// interval.
 func ExampleDispatcher() {
-	srv := newReceiver()
+	srv := receiver(true)
 	defer srv.Close()
 	hook, err := alert.NewWebhook(srv.URL, alert.WebhookOptions{})
 	if err != nil {
 		panic(err)
 	}
-
-	now := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
-	d, err := alert.NewDispatcher([]alert.Notifier{hook}, alert.DispatcherOptions{
-		RepeatInterval: time.Hour,
-		Now:            func() time.Time { return now },
-	})
+	d, err := alert.NewDispatcher([]alert.Channel{{Name: "ops", Notifier: hook, SendResolved: true}},
+		alert.DispatcherOptions{
+			GroupBy:       []string{"target"},
+			GroupWait:     50 * time.Millisecond,
+			GroupInterval: 200 * time.Millisecond,
+		})
 	if err != nil {
 		panic(err)
 	}
@@ -62,24 +73,27 @@ func ExampleDispatcher() {
 	if err := d.Start(ctx); err != nil {
 		panic(err)
 	}
-	high := alert.Alert{Severity: alert.SeverityWarning, Source: "engine", Title: "p95 above 1000 ms"}
-	d.Send(high) // sent
-	now = now.Add(10 * time.Minute)
-	d.Send(high) // a repeat within the hour: suppressed
-	high.Severity = alert.SeverityCritical
-	d.Send(high) // escalated: sent
-	high.Resolved = true
-	d.Send(high) // resolved: sent
+	latency := alert.Alert{ID: "1", Severity: alert.SeverityWarning, Source: "engine", Title: "p95 above 1000 ms",
+		Labels: map[string]string{"target": "api"}}
+	errors := alert.Alert{ID: "2", Severity: alert.SeverityWarning, Source: "engine", Title: "error rate above 1 %",
+		Labels: map[string]string{"target": "api"}}
+	d.Put(latency, errors)
+	time.Sleep(100 * time.Millisecond)
+	d.Put(latency, errors) // firing on: nothing new to say
+	time.Sleep(200 * time.Millisecond)
+	d.Put(alert.Alert{ID: "1", Resolved: true, Severity: alert.SeverityWarning, Source: "engine",
+		Title: "p95 above 1000 ms", Labels: map[string]string{"target": "api"}})
+	time.Sleep(250 * time.Millisecond)
 
-	if err := d.Stop(ctx); err != nil { // waits for the queue to drain
+	if err := d.Stop(ctx); err != nil {
 		panic(err)
 	}
-	fmt.Printf("%+v\n", d.Stats())
+	st := d.Stats()
+	fmt.Println("sent:", st.Sent, "failed:", st.Failed)
 	// Output:
-	// received: [WARNING] engine: p95 above 1000 ms
-	// received: [CRITICAL] engine: p95 above 1000 ms
-	// received: [RESOLVED] engine: p95 above 1000 ms
-	// {Queued:3 Deduped:1 Sent:3 Failed:0 Dropped:0}
+	// received: [FIRING:2] (target=api)
+	// received: [FIRING:1, RESOLVED:1] (target=api)
+	// sent: 2 failed: 0
 }
 
 func ExampleParseEmailEndpoint() {

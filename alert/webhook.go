@@ -37,12 +37,21 @@ type WebhookOptions struct {
 	Client *http.Client
 	// Header is added to every request, for example Authorization.
 	Header http.Header
+	// Format of the body: FormatJSON (default) or FormatSlack.
+	Format string
 }
 
-// Webhook POSTs each alert as JSON: {"text": ..., "alert": {...}}. The text
-// field makes it a valid Slack (and Mattermost) incoming-webhook message;
-// the alert field carries the full record for programs. Safe for
-// concurrent use.
+// Webhook body formats.
+const (
+	// FormatJSON is Alertmanager's webhook payload (version 4), plus a
+	// "text" field that makes it a valid Slack and Mattermost message.
+	FormatJSON = "json"
+	// FormatSlack is a Slack incoming-webhook message: text and blocks.
+	FormatSlack = "slack"
+)
+
+// Webhook POSTs each notification as JSON, in the Format of its options.
+// Safe for concurrent use.
 type Webhook struct {
 	url  string
 	opts WebhookOptions
@@ -57,6 +66,13 @@ func NewWebhook(rawURL string, opts WebhookOptions) (*Webhook, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("alert: webhook URL must be an absolute http or https URL, got %q", redactURL(rawURL))
+	}
+	switch opts.Format {
+	case "":
+		opts.Format = FormatJSON
+	case FormatJSON, FormatSlack:
+	default:
+		return nil, fmt.Errorf("alert: webhook format %q: want json or slack", truncate(opts.Format, 20))
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultWebhookTimeout
@@ -76,19 +92,25 @@ func NewWebhook(rawURL string, opts WebhookOptions) (*Webhook, error) {
 	return &Webhook{url: rawURL, opts: opts, sleep: sleepCtx}, nil
 }
 
-// Name is "webhook", the notifier's label in metrics.
-func (w *Webhook) Name() string { return "webhook" }
-
-type webhookBody struct {
-	Text  string `json:"text"`
-	Alert Alert  `json:"alert"`
+// Name is "webhook", or "slack" for the Slack format.
+func (w *Webhook) Name() string {
+	if w.opts.Format == FormatSlack {
+		return "slack"
+	}
+	return "webhook"
 }
 
-// Notify posts the alert, retrying on network errors, 429 and 5xx.
-func (w *Webhook) Notify(ctx context.Context, a Alert) error {
-	body, err := json.Marshal(webhookBody{Text: Text(a), Alert: a})
+// Notify posts the notification, retrying on network errors, 429 and 5xx.
+func (w *Webhook) Notify(ctx context.Context, n *Notification) error {
+	var body []byte
+	var err error
+	if w.opts.Format == FormatSlack {
+		body, err = json.Marshal(slackMessage(n))
+	} else {
+		body, err = json.Marshal(webhookMessage(n))
+	}
 	if err != nil {
-		return fmt.Errorf("webhook: encode alert: %w", err)
+		return fmt.Errorf("webhook: encode notification: %w", err)
 	}
 	var last error
 	for attempt := 0; ; attempt++ {

@@ -84,7 +84,7 @@ func TestWebhookRetries(t *testing.T) {
 			}
 			var slept []time.Duration
 			w.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
-			err = w.Notify(context.Background(), testAlert())
+			err = w.Notify(context.Background(), NotificationOf(testAlert()))
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("Notify = %v, want nil", err)
@@ -115,7 +115,7 @@ func TestWebhookRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Notify(context.Background(), testAlert()); err != nil {
+	if err := w.Notify(context.Background(), NotificationOf(testAlert())); err != nil {
 		t.Fatal(err)
 	}
 	r := srv.requests[0]
@@ -130,14 +130,12 @@ func TestWebhookRequest(t *testing.T) {
 			t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
 		}
 	}
-	var body struct {
-		Text  string `json:"text"`
-		Alert Alert  `json:"alert"`
-	}
+	var body webhookPayload
 	if err := json.Unmarshal(srv.bodies[0], &body); err != nil {
 		t.Fatalf("body is not JSON: %v", err)
 	}
-	if body.Text != Text(testAlert()) || body.Alert.ID != "a-42" {
+	if body.Text != Text(testAlert()) || body.Version != "4" || body.Status != "firing" || len(body.Alerts) != 1 ||
+		body.Alerts[0].Labels["service"] != "shop" || body.Alerts[0].Annotations["summary"] != testAlert().Title {
 		t.Errorf("body = %+v", body)
 	}
 	golden(t, "webhook.json", append(srv.bodies[0], '\n'))
@@ -157,7 +155,7 @@ func TestWebhookTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Notify(context.Background(), testAlert()); !errors.Is(err, context.DeadlineExceeded) {
+	if err := w.Notify(context.Background(), NotificationOf(testAlert())); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Notify to a silent server = %v, want a deadline error", err)
 	}
 }
@@ -172,7 +170,7 @@ func TestWebhookNetworkError(t *testing.T) {
 	}
 	tries := 0
 	w.sleep = func(context.Context, time.Duration) error { tries++; return nil }
-	err = w.Notify(context.Background(), testAlert())
+	err = w.Notify(context.Background(), NotificationOf(testAlert()))
 	if err == nil {
 		t.Fatal("Notify to a closed port = nil")
 	}
@@ -186,7 +184,7 @@ func TestWebhookNetworkError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	tries = 0
-	if err := w.Notify(ctx, testAlert()); err == nil || tries != 0 {
+	if err := w.Notify(ctx, NotificationOf(testAlert())); err == nil || tries != 0 {
 		t.Errorf("Notify with canceled context = %v after %d waits, want an error and no waits", err, tries)
 	}
 }

@@ -420,3 +420,38 @@ func (s *Postgres) ListAlerts(ctx context.Context, limit int) ([]Alert, error) {
 	}
 	return out, nil
 }
+
+func (s *Postgres) PutState(ctx context.Context, key string, value []byte) error {
+	if key == "" {
+		return fmt.Errorf("%w: state key is empty", ErrInvalid)
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if value == nil {
+		value = []byte{}
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO perfengine.state (key, value, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+		key, value, time.Now().UnixNano()); err != nil {
+		return fmt.Errorf("put state %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *Postgres) GetState(ctx context.Context, key string) ([]byte, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var v []byte
+	err := s.pool.QueryRow(ctx, `SELECT value FROM perfengine.state WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get state %s: %w", key, err)
+	}
+	return v, nil
+}

@@ -79,6 +79,13 @@ CREATE TABLE perfengine.alerts (
 );
 CREATE INDEX alerts_ts ON perfengine.alerts (ts);
 `},
+	{2, `
+CREATE TABLE perfengine.state (
+	key        TEXT PRIMARY KEY,
+	value      BYTEA NOT NULL,
+	updated_at BIGINT NOT NULL
+);
+`},
 }
 
 // migratePostgres applies the pending steps in one transaction under an

@@ -592,3 +592,34 @@ func (s *SQLite) ListAlerts(ctx context.Context, limit int) ([]Alert, error) {
 	}
 	return out, nil
 }
+
+func (s *SQLite) PutState(ctx context.Context, key string, value []byte) error {
+	if key == "" {
+		return fmt.Errorf("%w: state key is empty", ErrInvalid)
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if _, err := s.w.ExecContext(ctx, `INSERT OR REPLACE INTO state (key, value, updated_at) VALUES (?, ?, ?)`,
+		key, value, time.Now().UnixNano()); err != nil {
+		return fmt.Errorf("put state %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *SQLite) GetState(ctx context.Context, key string) ([]byte, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var v []byte
+	err := s.rd.QueryRowContext(ctx, `SELECT value FROM state WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get state %s: %w", key, err)
+	}
+	return v, nil
+}

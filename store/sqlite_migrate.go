@@ -69,6 +69,13 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_ts ON alerts (ts);
 `},
+	{2, `
+CREATE TABLE state (
+	key        TEXT PRIMARY KEY,
+	value      BLOB NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+`},
 }
 
 // migrateSQLite applies the pending steps in one transaction. The writer

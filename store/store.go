@@ -53,6 +53,13 @@ type Store interface {
 	// ListAlerts returns alerts newest first, at most limit (0 means all).
 	ListAlerts(ctx context.Context, limit int) ([]Alert, error)
 
+	// PutState keeps a component's state under key (the alert
+	// dispatcher's notification log and silences), replacing what was
+	// there. Values are small: a component writes its whole state.
+	PutState(ctx context.Context, key string, value []byte) error
+	// GetState returns what PutState kept, or ErrNotFound.
+	GetState(ctx context.Context, key string) ([]byte, error)
+
 	Close() error
 }
 

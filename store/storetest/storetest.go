@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ActionsList", testActionsList},
 		{"Baselines", testBaselines},
 		{"Alerts", testAlerts},
+		{"State", testState},
 		{"Concurrent", testConcurrent},
 		{"ConcurrentNewSeries", testConcurrentNewSeries},
 		{"Canceled", testCanceled},
@@ -701,5 +702,30 @@ func testClosed(t *testing.T, s store.Store) {
 		if err := c.call(); !errors.Is(err, store.ErrClosed) {
 			t.Errorf("%s after Close = %v, want ErrClosed", c.name, err)
 		}
+	}
+}
+
+func testState(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.GetState(ctx, "alert.dispatcher"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetState of a key never put = %v, want ErrNotFound", err)
+	}
+	for _, v := range [][]byte{[]byte(`{"v":1}`), []byte(`{"v":2, "bytes": "\u0000\xff"}`), {}} {
+		if err := s.PutState(ctx, "alert.dispatcher", v); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetState(ctx, "alert.dispatcher")
+		if err != nil || string(got) != string(v) {
+			t.Errorf("GetState = %q, %v; want %q, the last put", got, err, v)
+		}
+	}
+	if err := s.PutState(ctx, "other", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetState(ctx, "alert.dispatcher"); len(got) != 0 {
+		t.Errorf("another key changed this one: %q", got)
+	}
+	if err := s.PutState(ctx, "", []byte("x")); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("PutState with no key = %v, want ErrInvalid", err)
 	}
 }

@@ -1,0 +1,310 @@
+package alert
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/perfengine/perfengine/store"
+)
+
+// StateKey is the key under which the dispatcher keeps its state.
+const StateKey = "alert.dispatcher"
+
+// ErrUnknownSilence is returned for a silence ID the dispatcher does not hold.
+var ErrUnknownSilence = errors.New("alert: no such silence")
+
+// savedState is what survives a restart: the notification log, so groups
+// are not notified again, and the silences.
+type savedState struct {
+	Version  int                   `json:"version"`
+	Nflog    map[string]nflogEntry `json:"nflog"`
+	Silences []Silence             `json:"silences"`
+}
+
+func (d *Dispatcher) load(ctx context.Context) error {
+	b, err := d.opts.State.GetState(ctx, StateKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var s savedState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	maps.Copy(d.nflog, s.Nflog)
+	for _, sil := range s.Silences {
+		if err := sil.compileMatchers(); err != nil {
+			d.opts.Logger.Warn("saved silence dropped", "id", sil.ID, "err", err)
+			continue
+		}
+		d.silences[sil.ID] = sil
+	}
+	return nil
+}
+
+func (s *Silence) compileMatchers() error {
+	for i := range s.Matchers {
+		if err := s.Matchers[i].compile(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// snapshot returns the state to save, and clears dirty. Runs under mu.
+func (d *Dispatcher) snapshot() savedState {
+	d.dirty = false
+	return savedState{
+		Version:  1,
+		Nflog:    maps.Clone(d.nflog),
+		Silences: slices.Collect(maps.Values(d.silences)),
+	}
+}
+
+// save writes the state when it changed. A failure is logged and kept
+// dirty, so the next tick tries again.
+func (d *Dispatcher) save(ctx context.Context) {
+	if d.opts.State == nil {
+		return
+	}
+	d.mu.Lock()
+	if !d.dirty {
+		d.mu.Unlock()
+		return
+	}
+	s := d.snapshot()
+	d.mu.Unlock()
+	b, err := json.Marshal(s)
+	if err == nil {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = d.opts.State.PutState(sctx, StateKey, b)
+		cancel()
+	}
+	if err != nil {
+		d.opts.Logger.Warn("save alert state", "err", err)
+		d.mu.Lock()
+		d.dirty = true
+		d.mu.Unlock()
+	}
+}
+
+// Adopt takes over the notification log and silences of the dispatcher
+// this one replaces (a reconfiguration), so nothing is sent twice and no
+// silence is lost. Call it before Start.
+func (d *Dispatcher) Adopt(prev *Dispatcher) {
+	if prev == nil || prev == d {
+		return
+	}
+	prev.mu.Lock()
+	s := prev.snapshot()
+	prev.dirty = true // prev still saves what it has on Stop
+	prev.mu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	maps.Copy(d.nflog, s.Nflog)
+	for _, sil := range s.Silences {
+		d.silences[sil.ID] = sil
+	}
+	d.adopted = true
+}
+
+// AddSilence validates and stores a silence, or replaces the one with the
+// same ID, and returns it with its ID and times filled in.
+func (d *Dispatcher) AddSilence(s Silence) (Silence, error) {
+	now := time.Now()
+	if err := s.validate(now); err != nil {
+		return s, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s.ID == "" {
+		s.ID = newSilenceID()
+	} else if _, ok := d.silences[s.ID]; !ok {
+		return s, ErrUnknownSilence
+	}
+	s.UpdatedAt = now
+	d.silences[s.ID] = s
+	d.dirty = true
+	d.poke()
+	return s, nil
+}
+
+// ExpireSilence ends a silence now; the alerts it muted notify at their
+// group's next interval.
+func (d *Dispatcher) ExpireSilence(id string) error {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, ok := d.silences[id]
+	if !ok {
+		return ErrUnknownSilence
+	}
+	if s.State(now) == SilenceExpired {
+		return nil
+	}
+	if s.StartsAt.After(now) {
+		s.StartsAt = now
+	}
+	s.EndsAt, s.UpdatedAt = now, now
+	d.silences[id] = s
+	d.dirty = true
+	return nil
+}
+
+// Silences lists the silences, the active and pending first, each group
+// newest first.
+func (d *Dispatcher) Silences() []Silence {
+	now := time.Now()
+	d.mu.Lock()
+	out := slices.Collect(maps.Values(d.silences))
+	d.mu.Unlock()
+	rank := func(s Silence) int {
+		if s.State(now) == SilenceExpired {
+			return 1
+		}
+		return 0
+	}
+	slices.SortFunc(out, func(a, b Silence) int {
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), b.UpdatedAt.Compare(a.UpdatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// AlertStatus is an alert as the dispatcher holds it: for the API and the
+// dashboard.
+type AlertStatus struct {
+	Alert       Alert             `json:"alert"`
+	Labels      map[string]string `json:"labels"`
+	Fingerprint string            `json:"fingerprint"`
+	StartsAt    time.Time         `json:"startsAt"`
+	EndsAt      time.Time         `json:"endsAt"`
+	// State is active, suppressed (silenced or inhibited) or resolved.
+	State       string   `json:"state"`
+	SilencedBy  []string `json:"silencedBy,omitempty"`
+	InhibitedBy []string `json:"inhibitedBy,omitempty"`
+	Group       string   `json:"group,omitempty"`
+}
+
+// Alerts lists the alerts the dispatcher holds, firing first, each part
+// oldest first.
+func (d *Dispatcher) Alerts() []AlertStatus {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	firing := d.firing(now)
+	out := make([]AlertStatus, 0, len(d.alerts))
+	for _, e := range d.alerts {
+		st := AlertStatus{
+			Alert: e.alert, Labels: maps.Clone(e.labels), Fingerprint: strconv.FormatUint(e.fp, 16),
+			StartsAt: e.startsAt, EndsAt: e.endsAt, State: "active",
+		}
+		if e.group != nil {
+			st.Group = e.group.key
+		}
+		switch {
+		case e.resolvedAt(now):
+			st.State = "resolved"
+			st.Alert.Resolved = true
+		default:
+			if id, ok := d.silencedBy(e.labels, now); ok {
+				st.State, st.SilencedBy = "suppressed", []string{id}
+			}
+			if fp, ok := inhibitedBy(d.opts.Inhibit, e, firing); ok {
+				st.State, st.InhibitedBy = "suppressed", []string{strconv.FormatUint(fp, 16)}
+			}
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b AlertStatus) int {
+		ra, rb := a.State == "resolved", b.State == "resolved"
+		if ra != rb {
+			if ra {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(a.StartsAt.Compare(b.StartsAt), cmp.Compare(a.Fingerprint, b.Fingerprint))
+	})
+	return out
+}
+
+// Stats returns the counters so far.
+func (d *Dispatcher) Stats() Stats {
+	return Stats{
+		Received:      d.received.Load(),
+		Notifications: d.notifications.Load(),
+		Deduped:       d.deduped.Load(),
+		Muted:         d.muted.Load(),
+		Sent:          d.sent.Load(),
+		Failed:        d.failed.Load(),
+		Retried:       d.retried.Load(),
+		Dropped:       d.dropped.Load(),
+		Forwarded:     d.forwarded.Load(),
+	}
+}
+
+type dispatcherMetrics struct {
+	sent, failed     *prometheus.CounterVec
+	dropped, deduped prometheus.Counter
+}
+
+func newDispatcherMetrics(r prometheus.Registerer) (*dispatcherMetrics, error) {
+	m := &dispatcherMetrics{
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "perfengine_alert_sent_total", Help: "Alert notifications delivered, by channel.",
+		}, []string{"notifier"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "perfengine_alert_failed_total", Help: "Alert notifications whose delivery failed after retries, by channel.",
+		}, []string{"notifier"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "perfengine_alert_dropped_total", Help: "Alert notifications dropped by a full queue or a stopped dispatcher.",
+		}),
+		deduped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "perfengine_alert_deduplicated_total", Help: "Group flushes a channel did not need: nothing new within the repeat interval.",
+		}),
+	}
+	// A dispatcher cannot be restarted, so an engine builds a new one on
+	// each Start; the new one counts on in the collectors already there.
+	var err error
+	if m.sent, err = register(r, m.sent); err != nil {
+		return nil, err
+	}
+	if m.failed, err = register(r, m.failed); err != nil {
+		return nil, err
+	}
+	if m.dropped, err = register(r, m.dropped); err != nil {
+		return nil, err
+	}
+	if m.deduped, err = register(r, m.deduped); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c, or returns the equal collector registered before.
+func register[C prometheus.Collector](r prometheus.Registerer, c C) (C, error) {
+	err := r.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("alert: register metrics: %w", err)
+}

@@ -68,9 +68,11 @@ type Config struct {
 	Browser    BrowserConfig    `yaml:"browser" json:"browser"`
 	Regression RegressionConfig `yaml:"regression" json:"regression"`
 	Alerts     AlertsConfig     `yaml:"alerts" json:"alerts"`
-	Server     ServerConfig     `yaml:"server" json:"server"`
-	Store      StoreConfig      `yaml:"store" json:"store"`
-	Targets    TargetsConfig    `yaml:"targets" json:"targets,omitempty"`
+	// AutoScaling is the seed's autoscaler; a dry run until enabled.
+	AutoScaling AutoScalingConfig `yaml:"autoScaling" json:"autoScaling"`
+	Server      ServerConfig      `yaml:"server" json:"server"`
+	Store       StoreConfig       `yaml:"store" json:"store"`
+	Targets     TargetsConfig     `yaml:"targets" json:"targets,omitempty"`
 }
 
 // Thresholds are the warning and critical levels of the key metrics.
@@ -107,6 +109,8 @@ type ModuleToggles struct {
 	Network    bool `yaml:"network" json:"network"`
 	Browser    bool `yaml:"browser" json:"browser"`
 	Regression bool `yaml:"regression" json:"regression"`
+	// Scaling is the autoscaler (a dry run until autoScaling.enabled).
+	Scaling bool `yaml:"scaling" json:"scaling"`
 }
 
 // DefaultConfig returns the seed's configuration: monitoring on, automatic
@@ -127,16 +131,17 @@ func DefaultConfig() Config {
 			ErrorRate:    Threshold{DefaultErrorRateWarning, DefaultErrorRateCritical},
 			Hysteresis:   DefaultHysteresis,
 		},
-		Modules:    ModuleToggles{Database: true, API: true, Memory: true, Network: true, Browser: true, Regression: true},
-		Database:   defaultDatabaseConfig(),
-		API:        defaultAPIConfig(),
-		Memory:     defaultMemoryConfig(),
-		Network:    defaultNetworkConfig(),
-		Browser:    defaultBrowserConfig(),
-		Regression: defaultRegressionConfig(),
-		Alerts:     defaultAlertsConfig(),
-		Server:     defaultServerConfig(),
-		Store:      defaultStoreConfig(),
+		Modules:     ModuleToggles{Database: true, API: true, Memory: true, Network: true, Browser: true, Regression: true, Scaling: true},
+		Database:    defaultDatabaseConfig(),
+		API:         defaultAPIConfig(),
+		Memory:      defaultMemoryConfig(),
+		Network:     defaultNetworkConfig(),
+		Browser:     defaultBrowserConfig(),
+		Regression:  defaultRegressionConfig(),
+		Alerts:      defaultAlertsConfig(),
+		AutoScaling: defaultAutoScalingConfig(),
+		Server:      defaultServerConfig(),
+		Store:       defaultStoreConfig(),
 	}
 }
 
@@ -209,6 +214,7 @@ func (c Config) Validate() error {
 	c.Browser.validate(&p)
 	c.Regression.validate(&p)
 	c.Alerts.validate(&p)
+	c.AutoScaling.validate(&p)
 	c.Server.validate(&p)
 	c.Store.validate(&p)
 	c.Targets.validate(&p)

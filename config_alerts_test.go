@@ -7,11 +7,11 @@ import (
 	"github.com/perfengine/perfengine/alert"
 )
 
-func firstOf(ns []alert.Notifier) alert.Notifier {
-	if len(ns) == 0 {
+func firstOf(cs []alert.Channel) alert.Notifier {
+	if len(cs) == 0 {
 		return nil
 	}
-	return ns[0]
+	return cs[0].Notifier
 }
 
 func TestAlertsConfigValidate(t *testing.T) {
@@ -85,7 +85,7 @@ func TestSeedEmailAddressForm(t *testing.T) {
 	if s := c.Redacted().Alerts.SMTP.Password; s == "hunter2" {
 		t.Errorf("Redacted() keeps the SMTP password")
 	}
-	ns, err := c.Alerts.Notifiers(nil)
+	ns, err := c.Alerts.BuildChannels(nil, 0)
 	if _, isEmail := firstOf(ns).(*alert.Email); err != nil || len(ns) != 1 || !isEmail {
 		t.Errorf("Notifiers = %v, %v; want the email notifier", ns, err)
 	}

@@ -81,6 +81,7 @@ var keyReaders = []struct{ prefix, reader string }{
 	{"browser", "browser module (webopt middleware)"},
 	{"regression", "regression module (detection, rollback)"},
 	{"alerts", "alert dispatcher"},
+	{"autoScaling", "scaling module (HPA algorithm, actuators)"},
 	{"server", "daemon: HTTP server and its token"},
 	{"store", "engine: the store opened at Start"},
 	{"targets", "daemon: the services and databases it watches"},

@@ -61,6 +61,10 @@ func envSample(t *testing.T, k ConfigKey, def any) string {
 		return "0.5"
 	case []string:
 		return "[a, 'b c']"
+	case []AlertChannel:
+		return "[{name: ops, type: webhook, url: 'http://127.0.0.1:9/'}]"
+	case []InhibitRuleConfig:
+		return `[{source: 'severity="critical"', target: 'severity="info"', equal: [target]}]`
 	case TargetsConfig:
 		return "[{name: web, type: http, url: 'http://127.0.0.1:9/'}]"
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/perfengine/perfengine/metrics"
-	"github.com/perfengine/perfengine/store"
 )
 
 // maxBackoffIntervals caps how many intervals a failing module is left alone.
@@ -118,6 +117,8 @@ func (c Config) enabled(name string) bool {
 		return c.Modules.Browser
 	case "regression":
 		return c.Modules.Regression
+	case "scaling":
+		return c.Modules.Scaling
 	}
 	return true
 }
@@ -159,7 +160,7 @@ func (e *Engine) cycle(ctx context.Context) {
 		e.logEvaluation(keep, cfg, status, violations, latest)
 	}
 	if status != prev {
-		e.statusChanged(keep, now, prev, status, violations, mods)
+		e.statusChanged(now, prev, status, mods)
 	}
 
 	snap := Snapshot{Time: now, Status: status, Latest: latest, Config: cfg}
@@ -173,7 +174,7 @@ func (e *Engine) cycle(ctx context.Context) {
 	e.applyByPolicy(ctx, cfg)
 	e.compact(keep, now)
 	e.publish(now)
-	e.alertFindings(keep, now, e.summary.load().Findings)
+	e.putAlerts(keep, now, status, violations, e.summary.load().Summary)
 }
 
 func (e *Engine) collect(ctx context.Context, now time.Time, cfg Config, mods []*moduleState) []metrics.Sample {
@@ -270,7 +271,9 @@ func (c Config) allowed(a Action) bool {
 	case RiskSafe:
 		return true
 	case RiskModerate:
-		return c.AggressiveMode
+		// Pre-approval by a module's own switch (autoScaling.enabled)
+		// stands in for aggressiveMode for that module's actions.
+		return c.AggressiveMode || a.PreApproved
 	case RiskRisky:
 		return a.PreApproved
 	}
@@ -287,6 +290,8 @@ func (c Config) policyReason(a Action) string {
 		return "safe: applied automatically"
 	case a.Risk == RiskModerate && c.AggressiveMode:
 		return "moderate, aggressiveMode on: applied automatically"
+	case a.Risk == RiskModerate && a.PreApproved:
+		return "moderate, pre-approved by its module's configuration: applied automatically"
 	case a.Risk == RiskModerate:
 		return "moderate: waits for approval (aggressiveMode is off)"
 	case a.Risk == RiskRisky && a.PreApproved:
@@ -330,6 +335,7 @@ func (e *Engine) apply(ctx context.Context, id string) (Action, error) {
 	if e.prom != nil {
 		e.prom.actions.WithLabelValues(a.Module, string(a.State)).Inc()
 	}
+	e.announce(ctx, a)
 	if errors.Is(err, ErrRefused) {
 		e.log.Info("action refused", "id", a.ID, "kind", a.Kind, "reason", err)
 		return a, fmt.Errorf("apply %s: %w", a.Kind, err)
@@ -425,33 +431,10 @@ func (e *Engine) record(ctx context.Context, a Action) {
 	}
 }
 
-// statusChanged alerts on a transition and tells modules that listen.
-func (e *Engine) statusChanged(ctx context.Context, now time.Time, from, to Status, v []Violation, mods []*moduleState) {
-	e.log.Info("status changed", "from", from, "to", to)
-	sev := SeverityInfo
-	switch to {
-	case StatusWarning:
-		sev = SeverityWarning
-	case StatusCritical:
-		sev = SeverityCritical
-	}
-	detail := ""
-	for i, x := range v {
-		if i > 0 {
-			detail += "; "
-		}
-		detail += x.String()
-	}
-	al := store.Alert{
-		ID:       newID(),
-		Time:     now,
-		Severity: string(sev),
-		Source:   "engine",
-		Title:    fmt.Sprintf("status %s -> %s", from, to),
-		Detail:   detail,
-		Resolved: to == StatusHealthy,
-	}
-	e.raise(ctx, al)
+// statusChanged logs a transition and tells modules that listen; the
+// status alert itself is put with the others at the end of the cycle.
+func (e *Engine) statusChanged(now time.Time, from, to Status, mods []*moduleState) {
+	e.log.Info("status changed", "from", from, "to", to, "at", now)
 	for _, ms := range mods {
 		if l, ok := ms.m.(StatusListener); ok {
 			_ = safely(ms.name, func() error { l.StatusChanged(to); return nil })

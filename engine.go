@@ -89,8 +89,9 @@ type Engine struct {
 	// notifier fans alerts out to webhooks and email; nil when none is
 	// configured. Endpoints are read at New.
 	notifier           *alert.Dispatcher
-	notifierRegistered bool               // its metrics are on reg already
-	firing             map[string]Finding // warning and critical findings alerted on; guarded by mu
+	notifierRegistered bool                   // its metrics are on reg already
+	alertChannels      []alert.Channel        // set by ConfigureAlerts; nil means the configuration's
+	firing             map[uint64]store.Alert // what fired at the last cycle, by fingerprint; guarded by mu
 
 	// life serialises Start and Stop.
 	life     sync.Mutex
@@ -146,7 +147,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	if err := e.addConfigured(cfg, given); err != nil {
 		return nil, err
 	}
-	if _, err := cfg.Alerts.Notifiers(nil); err != nil {
+	if _, err := cfg.Alerts.BuildChannels(nil, 0); err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	if e.reg != nil {
@@ -260,16 +261,16 @@ func (e *Engine) Start(ctx context.Context) error {
 		ms.started = true
 	}
 
-	// A dispatcher cannot be restarted, so every Start builds one.
-	n, err := e.newNotifier(cfg.Alerts, e.notifierRegistered)
+	// A dispatcher cannot be restarted, so every Start builds one; it
+	// takes over the memory of the one before, or reads it from the store.
+	n, err := e.newNotifier(cfg, e.alertChannels, e.notifierRegistered)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	if n != nil {
-		e.notifierRegistered = true
-		if err := n.Start(ctx); err != nil {
-			return fmt.Errorf("start alerts: %w", err)
-		}
+	e.notifierRegistered = true
+	n.Adopt(e.dispatcher())
+	if err := n.Start(ctx); err != nil {
+		return fmt.Errorf("start alerts: %w", err)
 	}
 	e.mu.Lock()
 	e.notifier = n

@@ -21,6 +21,9 @@ type Summary struct {
 	Recommendations []Recommendation `json:"recommendations"`
 	Findings        []Finding        `json:"findings"`
 	Modules         []ModuleStatus   `json:"modules"`
+	// Scaling is the autoscaler's current and desired instances and the
+	// reason; nil when the scaling module is off.
+	Scaling *ScalingSummary `json:"scaling,omitempty"`
 }
 
 // Violation is one metric past one of its thresholds.

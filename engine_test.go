@@ -178,9 +178,27 @@ func TestStatusFollowsThresholdsWithHysteresis(t *testing.T) {
 	if want := "warning critical warning healthy warning"; got != want {
 		t.Errorf("status changes seen by the listener = %q, want %q", got, want)
 	}
-	alerts, err := e.Store().ListAlerts(context.Background(), 0)
-	if err != nil || len(alerts) != 5 {
-		t.Errorf("alerts recorded = %d (%v), want one per transition (5)", len(alerts), err)
+	// One record per stretch at a level (warning, critical, warning,
+	// warning), each marked resolved when its stretch ended.
+	all, err := e.Store().ListAlerts(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts []store.Alert
+	for _, a := range all {
+		if a.Labels["alertname"] == AlertStatus {
+			alerts = append(alerts, a)
+		}
+	}
+	if len(alerts) != 4 {
+		t.Fatalf("status alerts recorded = %d, want 4", len(alerts))
+	}
+	var states []string
+	for _, a := range alerts {
+		states = append(states, fmt.Sprintf("%s/%v", a.Severity, a.Resolved))
+	}
+	if got, want := strings.Join(states, " "), "warning/false warning/true critical/true warning/true"; got != want {
+		t.Errorf("alerts recorded, newest first = %s, want %s", got, want)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"sync/atomic"
 	"time"
+
+	"github.com/perfengine/perfengine/alert"
 )
 
 // ErrRestartRequired is wrapped by UpdateConfig's error for a section that
@@ -43,7 +45,9 @@ func (e *Engine) UpdateConfig(cfg Config) error {
 	defer cancel()
 	errs := e.reconcileModules(ctx, old, cfg)
 	if !reflect.DeepEqual(old.Alerts, cfg.Alerts) {
-		if err := e.reconfigureAlerts(ctx, cfg.Alerts); err != nil {
+		// A new alerts section replaces channels ConfigureAlerts gave.
+		e.alertChannels = nil
+		if err := e.reconfigureAlerts(ctx, cfg, nil); err != nil {
 			errs = append(errs, fmt.Errorf("alerts: %w", err))
 		}
 	}
@@ -94,19 +98,20 @@ func (e *Engine) sendInterval(d time.Duration) {
 
 // reconfigureAlerts replaces the dispatcher with one for cfg, draining the
 // old one within ctx. It runs under life.
-func (e *Engine) reconfigureAlerts(ctx context.Context, cfg AlertsConfig) error {
-	n, err := e.newNotifier(cfg, e.notifierRegistered)
+func (e *Engine) reconfigureAlerts(ctx context.Context, cfg Config, channels []alert.Channel) error {
+	n, err := e.newNotifier(cfg, channels, e.notifierRegistered)
 	if err != nil {
 		return err
 	}
-	if n != nil && e.running {
-		e.notifierRegistered = true
+	e.notifierRegistered = true
+	prev := e.dispatcher()
+	n.Adopt(prev)
+	if e.running {
 		if err := n.Start(ctx); err != nil {
 			return fmt.Errorf("start: %w", err)
 		}
 	}
 	e.mu.Lock()
-	prev := e.notifier
 	e.notifier = n
 	e.mu.Unlock()
 	if prev != nil && e.running {

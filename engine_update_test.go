@@ -211,6 +211,8 @@ func TestUpdateConfigTurnsAlertsOnAndOff(t *testing.T) {
 	e, clk := startTestEngine(t, DefaultConfig(), svc)
 	on := e.Config()
 	on.Alerts.WebhookURL = hook.URL
+	on.Alerts.GroupWait = Duration(time.Millisecond)
+	on.Alerts.GroupInterval = Duration(20 * time.Millisecond)
 	if err := e.UpdateConfig(on); err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +230,12 @@ func TestUpdateConfigTurnsAlertsOnAndOff(t *testing.T) {
 	}
 	svc.set(metrics.ErrorRate, 0)
 	e.step(clk)
+	// Wait until the group's next interval dealt with the resolution.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if as := e.Alerts(); len(as) == 1 && as[0].State == "resolved" && as[0].Group == "" {
+			break
+		}
+	}
 	// Alerts off: the resolution is recorded, not sent. Turning them back on
 	// shows the webhook is reachable, so silence meant "off".
 	if err := e.UpdateConfig(on); err != nil {

@@ -122,6 +122,12 @@ type Finding struct {
 	Title    string    `json:"title"`
 	Detail   string    `json:"detail,omitempty"`
 	Time     time.Time `json:"time"`
+	// Subject is what the finding is about, stable while it lasts (a
+	// route, a query, a metric) where the title carries changing figures:
+	// the finding's identity as an alert. Empty means the title.
+	Subject string `json:"subject,omitempty"`
+	// Target is the daemon target the finding concerns, if any.
+	Target string `json:"target,omitempty"`
 }
 
 // Snapshot is what a module sees when asked for recommendations.

@@ -235,7 +235,7 @@ func (m *APIModule) Findings() []Finding {
 			Module: "api", Kind: "slow_endpoint", Severity: SeverityWarning,
 			Title:  fmt.Sprintf("%s is slow: p95 %v", r.Route, r.P95.Round(time.Millisecond)),
 			Detail: fmt.Sprintf("p50 %v, p99 %v, %.1f req/s over the last interval", r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.RPS),
-			Time:   now,
+			Time:   now, Subject: r.Route,
 		})
 	}
 	return out

@@ -317,8 +317,9 @@ func (m *BrowserModule) Findings() []Finding {
 		}
 		out = append(out, Finding{
 			Module: "browser", Kind: "web_vital_" + strings.ToLower(v.Name), Severity: sev, Time: now,
-			Title:  fmt.Sprintf("%s p75 %s on %s (%s): %s", v.Name, val, v.Route, v.Device, v.Rating),
-			Detail: fmt.Sprintf("from %d real page views in the last window", v.Views),
+			Title:   fmt.Sprintf("%s p75 %s on %s (%s): %s", v.Name, val, v.Route, v.Device, v.Rating),
+			Detail:  fmt.Sprintf("from %d real page views in the last window", v.Views),
+			Subject: v.Route + " " + v.Device,
 		})
 	}
 	return out

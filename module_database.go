@@ -327,7 +327,7 @@ func healthFindings(r *dbopt.Report, now time.Time) []Finding {
 			}
 			detail = append(detail, d)
 		}
-		out = append(out, Finding{Module: "database", Kind: c.Name, Severity: sev, Title: c.Summary, Detail: strings.Join(detail, "\n"), Time: now})
+		out = append(out, Finding{Module: "database", Kind: c.Name, Severity: sev, Title: c.Summary, Detail: strings.Join(detail, "\n"), Time: now, Subject: c.Name})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == SeverityCritical && out[j].Severity != SeverityCritical })
 	return out

@@ -211,7 +211,7 @@ func (m *MemoryModule) setFindings(leaks []memopt.Leak) {
 			when = m.now()
 		}
 		fs = append(fs, Finding{Module: "memory", Kind: string(l.Kind) + "_leak", Severity: sev,
-			Title: l.String(), Detail: strings.TrimSpace(d.String()), Time: when})
+			Title: l.String(), Detail: strings.TrimSpace(d.String()), Time: when, Subject: string(l.Kind)})
 	}
 	m.mu.Lock()
 	m.findings = fs

@@ -176,7 +176,7 @@ func (m *NetworkModule) Findings() []Finding {
 	var out []Finding
 	now := m.now()
 	for _, r := range m.t.Recommendations(context.Background()) {
-		f := Finding{Module: "network", Kind: r.Kind, Title: r.Reason, Time: now}
+		f := Finding{Module: "network", Kind: r.Kind, Title: r.Reason, Time: now, Subject: r.Host}
 		switch r.Kind {
 		case netopt.KindSlowHost:
 			f.Severity = SeverityWarning

@@ -278,7 +278,7 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 			Module: m.Name(), Kind: FindingRegression, Severity: sev,
 			Title:  fmt.Sprintf("%s changed %+.0f%% (%.4g → %.4g)", k, a.ChangePct, a.MeanBefore, a.MeanAfter),
 			Detail: fmt.Sprintf("live change detector (CUSUM) confirmed a shift %d intervals after it began; version %s", a.Index-a.Start, versionOf(snap.Config)),
-			Time:   snap.Time,
+			Time:   snap.Time, Subject: k,
 		}
 	}
 	if len(m.active) == 0 {

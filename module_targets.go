@@ -207,10 +207,10 @@ func (m *TargetsModule) Findings() []Finding {
 		switch {
 		case t.Scrapes > 0 && !t.Up:
 			out = append(out, Finding{Kind: FindingTargetDown, Severity: SeverityCritical, Time: t.LastScrape,
-				Title: "target " + t.Name + " is down (up 0)", Detail: t.Error})
+				Title: "target " + t.Name + " is down (up 0)", Detail: t.Error, Target: t.Name, Subject: "up"})
 		case len(t.Warnings) > 0:
 			out = append(out, Finding{Kind: FindingTargetWarning, Severity: SeverityWarning, Time: t.LastScrape,
-				Title: "target " + t.Name + " answered with problems", Detail: fmt.Sprint(t.Warnings)})
+				Title: "target " + t.Name + " answered with problems", Detail: fmt.Sprint(t.Warnings), Target: t.Name, Subject: "scrape"})
 		}
 		for _, v := range t.Violations {
 			sev := SeverityWarning
@@ -218,7 +218,7 @@ func (m *TargetsModule) Findings() []Finding {
 				sev = SeverityCritical
 			}
 			out = append(out, Finding{Kind: FindingTargetLimit, Severity: sev, Time: t.LastScrape,
-				Title: "target " + t.Name + ": " + v.String()})
+				Title: "target " + t.Name + ": " + v.String(), Target: t.Name, Subject: v.Metric})
 		}
 	}
 	return out

@@ -53,6 +53,19 @@ var builders = []moduleBuilder{
 			return NewRegressionModule(c.Regression, opts...)
 		},
 	},
+	{
+		name:    "scaling",
+		can:     func(Config) bool { return true },
+		section: func(c Config) any { return c.AutoScaling },
+		build: func(e *Engine, c Config) (Module, error) {
+			m, err := NewScaleModule(c.AutoScaling, e.now, e.outboundClient())
+			if err != nil {
+				return nil, err
+			}
+			m.dryRun = e.recordDryRun
+			return m, nil
+		},
+	},
 }
 
 // outboundClient is the client of the network module, when one is

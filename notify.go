@@ -1,73 +1,277 @@
 package perfengine
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/perfengine/perfengine/alert"
 	"github.com/perfengine/perfengine/store"
 )
 
-// newNotifier builds the alert dispatcher of the configuration, or nil when
-// no webhook or email endpoint is configured. It opens nothing.
-func (e *Engine) newNotifier(cfg AlertsConfig, registered bool) (*alert.Dispatcher, error) {
-	// The webhook shares the network module's client when there is one.
-	ns, err := cfg.Notifiers(e.outboundClient())
+// Alert names the engine raises, the alertname label of each.
+const (
+	AlertStatus              = "status"
+	AlertActionFailed        = "action_failed"
+	AlertActionNeedsApproval = "action_needs_approval"
+	AlertRollback            = "rollback"
+	AlertScaling             = "scaling"
+)
+
+// failedActionAlertFor is how long a failed action keeps its alert firing.
+const failedActionAlertFor = time.Hour
+
+// newNotifier builds the alert dispatcher of the configuration: the
+// configured channels, or channels when given (ConfigureAlerts). It opens
+// nothing; a dispatcher without channels still tracks alerts and
+// silences for the API.
+func (e *Engine) newNotifier(cfg Config, channels []alert.Channel, registered bool) (*alert.Dispatcher, error) {
+	if channels == nil {
+		// The webhooks share the network module's client when there is one.
+		var err error
+		channels, err = cfg.Alerts.BuildChannels(e.outboundClient(), cfg.MonitoringInterval.D())
+		if err != nil {
+			return nil, err
+		}
+	}
+	opts, err := cfg.Alerts.dispatcherOptions(cfg.MonitoringInterval.D())
 	if err != nil {
 		return nil, err
 	}
-	if len(ns) == 0 {
-		return nil, nil
+	opts.Logger = e.log
+	if st := e.Store(); st != nil {
+		opts.State = st
 	}
-	opts := alert.DispatcherOptions{Now: e.now, Logger: e.log}
 	if !registered {
 		opts.Registerer = e.reg
 	}
-	return alert.NewDispatcher(ns, opts)
+	return alert.NewDispatcher(channels, opts)
 }
 
-// raise records an alert and hands it to the notifiers without blocking the
-// cycle; the dispatcher groups repeats.
-func (e *Engine) raise(ctx context.Context, al store.Alert) {
-	if st := e.Store(); st != nil {
-		if err := st.SaveAlert(ctx, al); err != nil {
-			e.log.Warn("record alert", "err", err)
-		}
-	}
+// dispatcher returns the current alert dispatcher, nil before Start.
+func (e *Engine) dispatcher() *alert.Dispatcher {
 	e.mu.RLock()
-	n := e.notifier
-	e.mu.RUnlock()
-	if n != nil && !n.Send(al) {
-		e.log.Debug("alert not queued (repeat or full queue)", "title", al.Title)
-	}
+	defer e.mu.RUnlock()
+	return e.notifier
 }
 
-// alertFindings raises an alert the first time a warning or critical finding
-// appears, and a resolution when it is gone.
-func (e *Engine) alertFindings(ctx context.Context, now time.Time, findings []Finding) {
-	current := map[string]Finding{}
-	for _, f := range findings {
-		if f.Severity == SeverityInfo {
-			continue
-		}
-		current[f.Module+"\x00"+f.Title] = f
+// putAlerts tells the dispatcher what fires now, as Prometheus tells
+// Alertmanager: every cycle, each alert with its figures; what stopped
+// firing is put resolved. Transitions are recorded in the store.
+func (e *Engine) putAlerts(ctx context.Context, now time.Time, status Status, violations []Violation, sum Summary) {
+	active := e.activeAlerts(now, status, violations, sum)
+	current := map[uint64]store.Alert{}
+	for _, a := range active {
+		current[alert.Fingerprint(alert.LabelSet(a))] = a
 	}
 	e.mu.Lock()
 	prev := e.firing
+	for fp, a := range current {
+		if p, ok := prev[fp]; ok {
+			// The same alert firing on keeps its ID and start.
+			a.ID, a.Time = p.ID, p.Time
+			current[fp] = a
+		}
+	}
 	e.firing = current
+	d := e.notifier
 	e.mu.Unlock()
-	for k, f := range current {
-		if _, ok := prev[k]; ok {
+
+	var put []alert.Alert
+	for fp, a := range current {
+		put = append(put, a)
+		if _, ok := prev[fp]; !ok {
+			e.recordAlert(ctx, a)
+		}
+	}
+	for fp, a := range prev {
+		if _, ok := current[fp]; ok {
 			continue
 		}
-		e.raise(ctx, store.Alert{ID: newID(), Time: now, Severity: string(f.Severity), Source: f.Module,
-			Title: f.Title, Detail: f.Detail, Labels: map[string]string{"kind": f.Kind}})
+		a.Resolved = true
+		put = append(put, a)
+		e.recordAlert(ctx, a)
 	}
-	for k, f := range prev {
-		if _, ok := current[k]; ok {
+	if d != nil && len(put) > 0 {
+		d.Put(put...)
+	}
+}
+
+func (e *Engine) recordAlert(ctx context.Context, a store.Alert) {
+	st := e.Store()
+	if st == nil {
+		return
+	}
+	if err := st.SaveAlert(ctx, a); err != nil {
+		e.log.Warn("record alert", "err", err)
+	}
+}
+
+// activeAlerts is everything that fires now: the status, each target's
+// status, warning and critical findings, and actions that failed or wait
+// for approval. Each says what happened, the figure against its
+// threshold, and what to do.
+func (e *Engine) activeAlerts(now time.Time, status Status, violations []Violation, sum Summary) []store.Alert {
+	var out []store.Alert
+	if status != StatusHealthy {
+		out = append(out, statusAlert(now, "", status, violations, sum.Recommendations))
+	}
+	if tm := e.targetsModule(); tm != nil {
+		for _, t := range tm.Targets() {
+			if t.Status != StatusHealthy {
+				out = append(out, statusAlert(now, t.Name, t.Status, t.Violations, nil))
+			}
+		}
+	}
+	for _, f := range sum.Findings {
+		if f.Severity == SeverityInfo {
 			continue
 		}
-		e.raise(ctx, store.Alert{ID: newID(), Time: now, Severity: string(f.Severity), Source: f.Module,
-			Title: f.Title, Detail: "no longer reported", Labels: map[string]string{"kind": f.Kind}, Resolved: true})
+		labels := map[string]string{
+			alert.LabelAlertname: f.Kind, "module": f.Module,
+			"subject": cmp.Or(f.Subject, f.Title), "target": f.Target,
+		}
+		out = append(out, store.Alert{ID: newID(), Time: f.Time, Severity: string(f.Severity), Source: f.Module,
+			Title: f.Title, Detail: f.Detail, Labels: labels})
 	}
+	ext := strings.TrimRight(e.Config().Alerts.ExternalURL, "/")
+	for _, a := range e.book.list(ActionPending) {
+		detail := a.Description
+		if a.Impact != "" {
+			detail += " (" + a.Impact + ")"
+		}
+		detail += fmt.Sprintf("\nRisk %s. Approve with POST %s/api/v1/actions/%s/approve and the daemon's token", a.Risk, ext, a.ID)
+		if ext == "" {
+			detail += " (the daemon's address; set alerts.externalURL to link it)"
+		}
+		detail += "."
+		if a.Undo != "" {
+			detail += " Undo: " + a.Undo + "."
+		}
+		out = append(out, store.Alert{ID: newID(), Time: a.CreatedAt, Severity: string(SeverityInfo), Source: a.Module,
+			Title: "needs approval: " + a.Description, Detail: detail,
+			Labels: map[string]string{alert.LabelAlertname: AlertActionNeedsApproval, "module": a.Module, "action": a.ID}})
+	}
+	for _, a := range e.book.list(ActionFailed) {
+		if now.Sub(a.UpdatedAt) > failedActionAlertFor {
+			continue
+		}
+		out = append(out, store.Alert{ID: newID(), Time: a.UpdatedAt, Severity: string(SeverityWarning), Source: a.Module,
+			Title:  "action failed: " + a.Description,
+			Detail: "Error: " + a.Error + "\nThe engine retries it on a later cycle; see the actions in the dashboard or /api/v1/actions.",
+			Labels: map[string]string{alert.LabelAlertname: AlertActionFailed, "module": a.Module, "action": a.ID}})
+	}
+	return out
+}
+
+// statusAlert says which thresholds are crossed, by how much, and what
+// the engine recommends.
+func statusAlert(now time.Time, target string, status Status, violations []Violation, recs []Recommendation) store.Alert {
+	sev := SeverityWarning
+	if status == StatusCritical {
+		sev = SeverityCritical
+	}
+	title := "status " + string(status)
+	if target != "" {
+		title = "target " + target + " status " + string(status)
+	}
+	var b strings.Builder
+	for i, v := range violations {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(v.String())
+	}
+	if len(violations) > 0 {
+		title += ": " + violations[0].String()
+		if len(violations) > 1 {
+			title += fmt.Sprintf(" and %d more", len(violations)-1)
+		}
+	}
+	recs = slices.Clone(recs)
+	if len(recs) > 3 {
+		recs = recs[:3]
+	}
+	for i, r := range recs {
+		if i == 0 {
+			b.WriteString("\nWhat to do:")
+		}
+		b.WriteString("\n- " + r.Message)
+	}
+	return store.Alert{ID: newID(), Time: now, Severity: string(sev), Source: "engine", Title: title,
+		Detail: strings.TrimSpace(b.String()),
+		Labels: map[string]string{alert.LabelAlertname: AlertStatus, "target": target}}
+}
+
+// raiseEvent notifies a one-time notice, a rollback or a scaling
+// decision: it fires once and its end is not announced.
+func (e *Engine) raiseEvent(ctx context.Context, name string, severity Severity, source, title, detail string, labels map[string]string) {
+	ls := map[string]string{alert.LabelAlertname: name, alert.LabelEvent: "true"}
+	for k, v := range labels {
+		ls[k] = v
+	}
+	a := alert.Alert{ID: newID(), Time: e.now(), Severity: string(severity), Source: source, Title: title, Detail: detail, Labels: ls}
+	e.recordAlert(ctx, a)
+	if d := e.dispatcher(); d != nil {
+		d.Put(a)
+	}
+}
+
+// recordDryRun records what a module decided and did not perform (the
+// autoscaler's dry run) as an applied action whose result says so, and
+// announces it like a performed one.
+func (e *Engine) recordDryRun(ctx context.Context, a Action, result string) {
+	now := e.now()
+	a = e.book.direct(a, now)
+	if _, ok := e.book.claim(a.ID, ActionPending); !ok {
+		return
+	}
+	a = e.book.finish(a.ID, now, Result{Message: result}, nil, ActionApplied)
+	e.record(ctx, a)
+	e.announce(ctx, a)
+}
+
+// announce raises the one-time notice of a rollback or a scaling decision
+// once it was applied (or, in a dry run, recorded) or failed; failures of
+// other actions alert through their state.
+func (e *Engine) announce(ctx context.Context, a Action) {
+	var name string
+	switch a.Kind {
+	case ActionRollback:
+		name = AlertRollback
+	case ActionScale:
+		name = AlertScaling
+	default:
+		return
+	}
+	sev := SeverityWarning
+	title := a.Description
+	detail := a.Result
+	if a.State == ActionFailed {
+		title = "failed: " + a.Description
+		detail = "Error: " + a.Error
+	} else if a.State == ActionRejected {
+		sev = SeverityInfo
+		title = "held: " + a.Description
+		detail = a.Error
+	}
+	if a.Undo != "" {
+		detail += "\nUndo: " + a.Undo + " (POST /api/v1/actions/" + a.ID + "/undo)."
+	}
+	e.raiseEvent(ctx, name, sev, a.Module, title, strings.TrimSpace(detail), map[string]string{"action": a.ID})
+}
+
+// targetsModule returns the daemon's targets module, if there is one.
+func (e *Engine) targetsModule() *TargetsModule {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, ms := range e.modules {
+		if tm, ok := ms.m.(*TargetsModule); ok {
+			return tm
+		}
+	}
+	return nil
 }

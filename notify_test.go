@@ -5,29 +5,39 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/perfengine/perfengine/metrics"
-	"github.com/perfengine/perfengine/store"
 )
 
-func TestTransitionsAndFindingsReachTheWebhook(t *testing.T) {
-	got := make(chan store.Alert, 16)
+// TestAlertsReachTheWebhookGrouped drives the engine critical with a
+// finding: each group is notified once, steady cycles repeat nothing, and
+// the resolution of each comes when it clears.
+func TestAlertsReachTheWebhookGrouped(t *testing.T) {
+	type payload struct {
+		Status string `json:"status"`
+		Text   string `json:"text"`
+		Alerts []struct {
+			Status string            `json:"status"`
+			Labels map[string]string `json:"labels"`
+		} `json:"alerts"`
+	}
+	got := make(chan payload, 16)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Text  string      `json:"text"`
-			Alert store.Alert `json:"alert"`
-		}
+		var body payload
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Text == "" {
 			t.Errorf("webhook body: %v, text %q", err, body.Text)
 		}
-		got <- body.Alert
+		got <- body
 	}))
 	defer srv.Close()
 
 	cfg := DefaultConfig()
 	cfg.Alerts.WebhookURL = srv.URL
+	cfg.Alerts.GroupWait = Duration(time.Millisecond)
+	cfg.Alerts.GroupInterval = Duration(50 * time.Millisecond)
 	m := &findingModule{testModule: testModule{name: "svc"}}
 	e, clk := newTestEngine(t, cfg, m)
 	ctx := context.Background()
@@ -37,25 +47,57 @@ func TestTransitionsAndFindingsReachTheWebhook(t *testing.T) {
 	defer e.Stop(ctx)
 
 	m.set(metrics.ErrorRate, 0.2)
-	m.finding = &Finding{Kind: "heap_leak", Severity: SeverityCritical, Title: "heap grows 1 MiB/min"}
+	m.setFinding(&Finding{Kind: "heap_leak", Severity: SeverityCritical, Title: "heap grows 1 MiB/min", Subject: "heap"})
 	e.step(clk)
-
-	want := map[string]bool{"status healthy -> critical": false, "heap grows 1 MiB/min": false}
-	timeout := time.After(30 * time.Second)
-	for seen := 0; seen < len(want); seen++ {
-		select {
-		case a := <-got:
-			if _, ok := want[a.Title]; !ok {
-				t.Errorf("unexpected alert %+v", a)
+	receive := func(what string, n int) map[string]payload {
+		t.Helper()
+		out := map[string]payload{}
+		timeout := time.After(30 * time.Second)
+		for len(out) < n {
+			select {
+			case p := <-got:
+				if len(p.Alerts) != 1 {
+					t.Fatalf("%s: a notification of %d alerts: %+v", what, len(p.Alerts), p)
+				}
+				out[p.Alerts[0].Labels["alertname"]] = p
+			case <-timeout:
+				t.Fatalf("%s: got %v", what, out)
 			}
-			want[a.Title] = true
-		case <-timeout:
-			t.Fatalf("alerts delivered: %v", want)
 		}
+		return out
+	}
+	fired := receive("firing", 2)
+	if fired["status"].Status != "firing" || fired["heap_leak"].Status != "firing" {
+		t.Errorf("firing notifications: %+v", fired)
+	}
+	if !strings.Contains(fired["status"].Text, "error_rate 0.2 >= critical") {
+		t.Errorf("the status alert does not give the figure against its threshold: %q", fired["status"].Text)
+	}
+	// Steady cycles: nothing new to say.
+	for range 3 {
+		e.step(clk)
+		time.Sleep(60 * time.Millisecond)
+	}
+	select {
+	case p := <-got:
+		t.Fatalf("a steady group was notified again: %+v", p)
+	default:
+	}
+	m.set(metrics.ErrorRate, 0)
+	m.setFinding(nil)
+	for range 5 {
+		e.step(clk)
+	}
+	cleared := receive("resolved", 2)
+	if cleared["status"].Status != "resolved" || cleared["heap_leak"].Status != "resolved" {
+		t.Errorf("resolved notifications: %+v", cleared)
 	}
 	alerts, err := e.Store().ListAlerts(ctx, 0)
-	if err != nil || len(alerts) != 2 {
-		t.Errorf("stored alerts = %d (%v), want 2", len(alerts), err)
+	if err != nil || len(alerts) != 2 || !alerts[0].Resolved || !alerts[1].Resolved {
+		t.Errorf("stored alerts = %+v (%v), want the two, resolved", alerts, err)
+	}
+	if as := e.Alerts(); len(as) != 2 || as[0].State != "resolved" {
+		t.Errorf("Alerts() = %+v", as)
 	}
 }
 
@@ -63,6 +105,12 @@ func TestTransitionsAndFindingsReachTheWebhook(t *testing.T) {
 type findingModule struct {
 	testModule
 	finding *Finding
+}
+
+func (m *findingModule) setFinding(f *Finding) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.finding = f
 }
 
 func (m *findingModule) Findings() []Finding {

@@ -35,6 +35,11 @@ func (s Summary) clone() Summary {
 	s.Recommendations = slices.Clone(s.Recommendations)
 	s.Findings = slices.Clone(s.Findings)
 	s.Modules = slices.Clone(s.Modules)
+	if s.Scaling != nil {
+		sc := *s.Scaling
+		sc.Decision.Proposals = slices.Clone(sc.Decision.Proposals)
+		s.Scaling = &sc
+	}
 	return s
 }
 
@@ -125,6 +130,7 @@ func (e *Engine) publish(now time.Time) {
 			Recommendations: recs,
 			Findings:        findings,
 			Modules:         e.moduleStatuses(),
+			Scaling:         e.scalingSummary(cfg),
 		},
 		samples: samples,
 	})

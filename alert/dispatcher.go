@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,8 +150,10 @@ type Dispatcher struct {
 	fwdDirty bool // alerts changed since they were forwarded
 	lastFwd  time.Time
 	adopted  bool
-	started  bool
-	stopped  bool
+	// handedOver: a successor adopted the state and keeps it from now.
+	handedOver bool
+	started    bool
+	stopped    bool
 
 	cancel   context.CancelFunc // deliveries
 	stopLoop context.CancelFunc // the loop and the forwarders
@@ -158,7 +161,7 @@ type Dispatcher struct {
 	loops    sync.WaitGroup     // the loop and the forwarders
 
 	received, notifications, deduped, muted, sent, failed, retried, dropped, forwarded atomic.Uint64
-	metrics                                                                           *dispatcherMetrics
+	metrics                                                                            *dispatcherMetrics
 }
 
 // entry is one alert the dispatcher knows.
@@ -466,20 +469,31 @@ func minTime(a, b time.Time) time.Time {
 func (d *Dispatcher) flush(g *aggrGroup, now time.Time) {
 	firingAll := d.firing(now)
 	var firing, resolved []*entry
+	muted := 0
 	for _, e := range g.alerts {
 		if e.resolvedAt(now) {
 			resolved = append(resolved, e)
 			continue
 		}
 		if d.isMuted(e, firingAll, now) {
-			d.muted.Add(1)
+			muted++
 			continue
 		}
 		firing = append(firing, e)
 	}
+	d.muted.Add(uint64(muted))
+	round := &flushRound{group: g, at: now}
+	if len(firing) == 0 && len(resolved) == 0 {
+		// Only muted alerts: like Alertmanager's pipeline, stop here and
+		// leave the log alone, so the end of a silence notifies as news.
+		d.finish(round)
+		return
+	}
+	if len(firing) == 0 && muted == 0 {
+		d.forgetAbsentChannels(g.key)
+	}
 	sortEntries(firing)
 	sortEntries(resolved)
-	round := &flushRound{group: g, at: now}
 	for i, c := range d.channels {
 		if c.Notifier == nil {
 			continue
@@ -489,11 +503,15 @@ func (d *Dispatcher) flush(g *aggrGroup, now time.Time) {
 		var rset []uint64
 		var rs []*entry
 		if c.SendResolved {
-			rs = resolved
-			rset = fingerprints(resolved)
+			for _, e := range resolved {
+				if e.labels[LabelEvent] != "true" {
+					rs = append(rs, e)
+				}
+			}
+			rset = fingerprints(rs)
 		}
 		prev, seen := d.nflog[key]
-		if !needsUpdate(prev, seen, fset, fingerprints(resolved), c.SendResolved, d.opts.RepeatInterval, now) {
+		if !needsUpdate(prev, seen, fset, rset, c.SendResolved, d.opts.RepeatInterval, now) {
 			d.deduped.Add(1)
 			if d.metrics != nil {
 				d.metrics.deduped.Inc()
@@ -534,6 +552,20 @@ func (d *Dispatcher) flush(g *aggrGroup, now time.Time) {
 	}
 	if round.pending == 0 {
 		d.finish(round)
+	}
+}
+
+// forgetAbsentChannels clears what channels that are no longer configured
+// were told about a group that stopped firing: were one configured again,
+// the group's next firing is news to it.
+func (d *Dispatcher) forgetAbsentChannels(groupKey string) {
+	for k := range d.nflog {
+		name, gk, _ := strings.Cut(k, "\x00")
+		if gk != groupKey || slices.ContainsFunc(d.channels, func(c Channel) bool { return c.Name == name }) {
+			continue
+		}
+		delete(d.nflog, k)
+		d.dirty = true
 	}
 }
 

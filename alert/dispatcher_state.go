@@ -81,7 +81,7 @@ func (d *Dispatcher) save(ctx context.Context) {
 		return
 	}
 	d.mu.Lock()
-	if !d.dirty {
+	if !d.dirty || d.handedOver {
 		d.mu.Unlock()
 		return
 	}
@@ -101,19 +101,39 @@ func (d *Dispatcher) save(ctx context.Context) {
 	}
 }
 
-// Adopt takes over the notification log and silences of the dispatcher
-// this one replaces (a reconfiguration), so nothing is sent twice and no
-// silence is lost. Call it before Start.
+// Adopt takes over the alerts, groups, notification log and silences of
+// the dispatcher this one replaces (a reconfiguration), so nothing is sent
+// twice, no resolution is missed and no silence is lost. Call it before
+// Start.
 func (d *Dispatcher) Adopt(prev *Dispatcher) {
 	if prev == nil || prev == d {
 		return
 	}
 	prev.mu.Lock()
 	s := prev.snapshot()
-	prev.dirty = true // prev still saves what it has on Stop
-	prev.mu.Unlock()
+	// From now on this one keeps the state; prev saving on Stop would
+	// overwrite newer state with older.
+	prev.handedOver = true
+	groups := map[*aggrGroup]*aggrGroup{}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for fp, e := range prev.alerts {
+		c := *e
+		c.group = nil
+		if e.group != nil {
+			g := groups[e.group]
+			if g == nil {
+				g = &aggrGroup{key: e.group.key, labels: e.group.labels, alerts: map[uint64]*entry{},
+					next: e.group.next, flushed: e.group.flushed}
+				groups[e.group] = g
+				d.groups[g.key] = g
+			}
+			c.group = g
+			g.alerts[fp] = &c
+		}
+		d.alerts[fp] = &c
+	}
+	prev.mu.Unlock()
 	maps.Copy(d.nflog, s.Nflog)
 	for _, sil := range s.Silences {
 		d.silences[sil.ID] = sil

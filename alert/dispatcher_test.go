@@ -501,12 +501,12 @@ func TestNeedsUpdate(t *testing.T) {
 	recent := nflogEntry{At: now.Add(-time.Hour), Firing: []uint64{1, 2}, Resolved: []uint64{3}}
 	old := nflogEntry{At: now.Add(-5 * time.Hour), Firing: []uint64{1, 2}}
 	for _, tc := range []struct {
-		name              string
-		prev              nflogEntry
-		seen              bool
-		firing, resolved  []uint64
-		sendResolved      bool
-		want              bool
+		name             string
+		prev             nflogEntry
+		seen             bool
+		firing, resolved []uint64
+		sendResolved     bool
+		want             bool
 	}{
 		{"first, firing", nflogEntry{}, false, []uint64{1}, nil, true, true},
 		{"first, only resolved", nflogEntry{}, false, nil, []uint64{1}, true, false},

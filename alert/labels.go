@@ -17,6 +17,9 @@ const (
 	LabelAlertname = "alertname"
 	LabelSeverity  = "severity"
 	LabelSource    = "source"
+	// LabelEvent "true" marks a one-time notice (a rollback, a scaling
+	// decision): it is notified when it fires and its resolution is not.
+	LabelEvent = "event"
 )
 
 // LabelSet is the identity of an alert: its labels plus alertname (the

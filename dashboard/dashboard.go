@@ -94,6 +94,10 @@ func New(eng *perfengine.Engine, opts Options) http.Handler {
 	mux.HandleFunc("GET /api/v1/targets", d.handleTargets)
 	mux.HandleFunc("GET /api/v1/targets/{name}/summary", d.handleTarget)
 	mux.HandleFunc("GET /api/v1/series", d.handleSeries)
+	mux.HandleFunc("GET /api/v1/alerts", d.handleAlerts)
+	mux.HandleFunc("GET /api/v1/silences", d.handleSilences)
+	mux.HandleFunc("POST /api/v1/silences", d.handleAddSilence)
+	mux.HandleFunc("DELETE /api/v1/silences/{id}", d.handleExpireSilence)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, codeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

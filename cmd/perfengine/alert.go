@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,19 +33,24 @@ type alertTestResult struct {
 
 func newAlertTestCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "test [--config FILE] [--webhook URL] [--email smtp://…]",
-		Short: "Send a test alert through each configured notifier",
-		Long: `Sends one info-level test alert through the webhook and the email endpoint, as
-configured by --config, ALERT_WEBHOOK_URL and ALERT_EMAIL_ENDPOINT, or the
-flags (which win), and reports each delivery. It exits 1 when any fails.`,
+		Use:   "test [--config FILE] [--channel NAME] [--webhook URL] [--email smtp://…]",
+		Short: "Send a test alert through each configured channel",
+		Long: `Sends one info-level test alert through each alert channel, or those named by
+--channel, and reports each delivery; it exits 1 when any fails. The channels
+are the webhook and email endpoint (ALERT_WEBHOOK_URL, ALERT_EMAIL_ENDPOINT or
+the flags, which win) and the entries of the alerts.channels list of --config,
+disabled ones included; an alertmanager channel posts the test alert to
+Alertmanager's API.`,
 		Example: `  perfengine alert test --webhook https://hooks.slack.com/services/T000/B000/XXXX
-  ALERT_EMAIL_ENDPOINT='smtp://user:pass@mail.example.com:587/?from=pe@example.com&to=ops@example.com' perfengine alert test --json`,
+  ALERT_EMAIL_ENDPOINT='smtp://user:pass@mail.example.com:587/?from=pe@example.com&to=ops@example.com' perfengine alert test --json
+  perfengine alert test --config perfengine.yaml --channel oncall-slack`,
 		Args: cobra.NoArgs,
 	}
 	configFile := cmd.Flags().String("config", "", "YAML configuration `file` whose alerts section to use")
 	webhook := cmd.Flags().String("webhook", "", "webhook `URL` (overrides the configuration)")
 	email := cmd.Flags().String("email", "", "email `endpoint` smtp://[user:pass@]host:port/?to=a@b (overrides the configuration)")
 	timeout := cmd.Flags().Duration("timeout", 30*time.Second, "how long to wait for each notifier")
+	channels := cmd.Flags().StringSlice("channel", nil, "send only through the channel of this `name` (webhook, email, or a name from alerts.channels); repeatable")
 	asJSON := addJSONFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		cfg, err := perfengine.LoadConfig(*configFile)
@@ -57,12 +63,20 @@ flags (which win), and reports each delivery. It exits 1 when any fails.`,
 		if *email != "" {
 			cfg.Alerts.EmailEndpoint = *email
 		}
-		notifiers, err := cfg.Alerts.Notifiers(nil)
+		notifiers, names, err := cfg.Alerts.Notifiers(nil)
 		if err != nil {
 			return err
 		}
 		if len(notifiers) == 0 {
 			return errors.New("no notifier configured: use --webhook or --email, ALERT_WEBHOOK_URL or ALERT_EMAIL_ENDPOINT, or the alerts section of --config")
+		}
+		if len(*channels) > 0 {
+			for _, c := range *channels {
+				if notifiers[c] == nil {
+					return fmt.Errorf("--channel %s: no such channel (configured: %s)", c, strings.Join(names, ", "))
+				}
+			}
+			names = *channels
 		}
 		host, _ := os.Hostname()
 		a := alert.Alert{
@@ -75,12 +89,11 @@ flags (which win), and reports each delivery. It exits 1 when any fails.`,
 		}
 		var results []alertTestResult
 		failed := 0
-		for _, n := range notifiers {
-			name := n.(interface{ Name() string }).Name()
+		for _, name := range names {
 			progressf(cmd, "sending a test alert via %s", name)
 			ctx, cancel := context.WithTimeout(cmd.Context(), *timeout)
 			start := time.Now()
-			err := n.Notify(ctx, a)
+			err := notifiers[name].Notify(ctx, alert.NotificationOf(a))
 			cancel()
 			r := alertTestResult{Notifier: name, OK: err == nil, DurationMs: float64(time.Since(start).Microseconds()) / 1000}
 			if err != nil {
@@ -99,7 +112,7 @@ flags (which win), and reports each delivery. It exits 1 when any fails.`,
 				if !r.OK {
 					status = "FAILED: " + r.Error
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%-8s %7.1f ms  %s\n", r.Notifier, r.DurationMs, status)
+				fmt.Fprintf(cmd.OutOrStdout(), "%-12s %7.1f ms  %s\n", r.Notifier, r.DurationMs, status)
 			}
 		}
 		if failed > 0 {

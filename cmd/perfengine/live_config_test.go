@@ -72,7 +72,7 @@ func TestDemoConfigLive(t *testing.T) {
 
 	// On: a p95 threshold of 0.002 ms makes any request critical, so an
 	// alert follows at the next cycle.
-	patch("debug: true\nmodules: {memory: false}\nalerts: {webhookURL: '" + hook.URL + "'}\nthresholds: {responseTime: {warning: 0.001, critical: 0.002}}\n")
+	patch("debug: true\nmodules: {memory: false}\nalerts: {webhookURL: '" + hook.URL + "', groupWait: 100ms}\nthresholds: {responseTime: {warning: 0.001, critical: 0.002}}\n")
 	if memoryEnabled() {
 		t.Error("memory module still enabled after modules.memory: false")
 	}

@@ -135,7 +135,7 @@ func defaultAlertsConfig() AlertsConfig {
 		ResolveTimeout: Duration(alert.DefaultResolveTimeout),
 		InhibitRules: []InhibitRuleConfig{{
 			Source: `alertname="status",severity="critical"`,
-			Target: `severity="warning",alertname!~"action_.*"`,
+			Target: `severity="warning",event!="true",alertname!~"action_.*"`,
 			Equal:  []string{"target"},
 		}},
 	}

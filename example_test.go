@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/perfengine/perfengine"
+	"github.com/perfengine/perfengine/alert"
 )
 
 // An engine on its defaults, with its metrics on a registry of its own.
@@ -106,4 +108,50 @@ func ExampleEngine_TriggerManualRollback() {
 	// Output:
 	// applied v2.1.0 -> v2.0.3
 	// dry run: would roll back v2.1.0 to v2.0.3
+}
+
+// The autoscaler's section can be replaced at run time; a bad one is
+// refused naming the field, and the engine keeps the one it had.
+func ExampleEngine_ConfigureAutoScaling() {
+	dir, _ := os.MkdirTemp("", "perfengine-example")
+	defer os.RemoveAll(dir)
+	cfg := perfengine.DefaultConfig()
+	cfg.Store.DataDir = dir
+	eng, err := perfengine.New(cfg, perfengine.WithRegisterer(prometheus.NewRegistry()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	as := eng.Config().AutoScaling
+	as.MinInstances, as.MaxInstances = 3, 2
+	fmt.Println(eng.ConfigureAutoScaling(as))
+	as.MaxInstances = 6
+	fmt.Println(eng.ConfigureAutoScaling(as), eng.Config().AutoScaling.MaxInstances)
+	// Output:
+	// invalid configuration: autoScaling.maxInstances=2: must be at least minInstances (3)
+	// <nil> 6
+}
+
+// Silences mute alerts by their labels until they end; they are kept in
+// the store across restarts.
+func ExampleEngine_AddSilence() {
+	dir, _ := os.MkdirTemp("", "perfengine-example")
+	defer os.RemoveAll(dir)
+	cfg := perfengine.DefaultConfig()
+	cfg.Store.DataDir = dir
+	eng, err := perfengine.New(cfg, perfengine.WithRegisterer(prometheus.NewRegistry()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	if err := eng.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer eng.Stop(ctx)
+	ms, _ := alert.ParseMatchers(`target="orders-db"`)
+	s, err := eng.AddSilence(alert.Silence{Matchers: ms, EndsAt: time.Now().Add(2 * time.Hour), CreatedBy: "ops", Comment: "index rebuild"})
+	fmt.Println(err, s.State(time.Now()), len(eng.Silences()))
+	// Output: <nil> active 1
 }

@@ -239,18 +239,21 @@ func (e *Engine) recordDryRun(ctx context.Context, a Action, result string) {
 // other actions alert through their state.
 func (e *Engine) announce(ctx context.Context, a Action) {
 	var name string
+	sev := SeverityWarning
 	switch a.Kind {
 	case ActionRollback:
 		name = AlertRollback
 	case ActionScale:
-		name = AlertScaling
+		// Scaling is the autoscaler working as meant: worth knowing,
+		// not worth waking someone.
+		name, sev = AlertScaling, SeverityInfo
 	default:
 		return
 	}
-	sev := SeverityWarning
 	title := a.Description
 	detail := a.Result
 	if a.State == ActionFailed {
+		sev = SeverityWarning
 		title = "failed: " + a.Description
 		detail = "Error: " + a.Error
 	} else if a.State == ActionRejected {

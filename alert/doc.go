@@ -1,33 +1,39 @@
-// Package alert tells people when the engine's status changes: notifiers
-// for a webhook (JSON with a Slack-compatible "text" field) and for email
-// over SMTP, and a Dispatcher in front of them.
+// Package alert tells people what the engine found, with Alertmanager's
+// notification semantics, and hands alerts to an Alertmanager a fleet
+// already runs.
 //
-// The Dispatcher is what the engine calls. Send never blocks: it decides
-// whether the alert is news, then queues it for each notifier, each with
-// its own bounded queue and goroutine, so a slow mail server cannot stall
-// the engine's loop or the webhook. An alert is news when its group (by
-// default source, title and labels: GroupKey) was not notified in this
-// state within the repeat interval (default 4 h, as in Alertmanager): a
-// first firing, an escalation of severity, a resolution, or a repeat after
-// the interval. When a queue is full, the alert is dropped for that
-// notifier and counted (Stats, and perfengine_alert_dropped_total when a
-// Registerer is given). A failed delivery is logged and clears the group's
-// memory, so the next occurrence is sent rather than suppressed. Time
-// comes from an injected clock, so the repeat logic is testable without
-// waiting.
+// The caller puts what fires, every cycle, as Prometheus does (Put); an
+// alert is identified by its labels (LabelSet: its labels plus alertname,
+// severity and source) and resolves when it is put resolved or is not put
+// again within the resolve timeout. The Dispatcher groups alerts by the
+// GroupBy labels; a new group waits GroupWait (30 s) for more, then is
+// looked at every GroupInterval (5 m) and notifies a channel only when it
+// holds a firing alert the channel was not told about, a resolution the
+// channel wants, or RepeatInterval (4 h) passed since the last
+// notification: Alertmanager's DedupStage decision, exactly. Inhibition
+// rules mute the alerts a firing one explains (by default a critical
+// status mutes its target's warnings); silences mute by matchers until
+// they end. Each channel has its own bounded queue and goroutine, and
+// retries a failed delivery with backoff until the group's next interval,
+// so Put never blocks and a hung mail server delays nothing else. The
+// notification log and the silences go to a StateStore (the engine's
+// store), so a restart neither repeats what was sent nor forgets a
+// silence.
 //
-//	notifiers, err := alert.Notifiers(cfg.Alerts.WebhookURL, cfg.Alerts.EmailEndpoint)
-//	if err != nil {
-//		return err
-//	}
-//	d, err := alert.NewDispatcher(notifiers, alert.DispatcherOptions{Logger: logger})
+// Channels are a Notifier, which gets grouped notifications (Webhook, in
+// Alertmanager's webhook format or as a Slack message; Email over SMTP with
+// STARTTLS and auth), or a Forwarder, which gets every alert: Alertmanager
+// posts them to /api/v2/alerts, re-sent every resend interval while they
+// fire and with their endsAt when they resolve, so grouping and silencing
+// happen in Alertmanager instead.
+//
+//	hook, _ := alert.NewWebhook("https://hooks.slack.com/services/T0/B0/X", alert.WebhookOptions{Format: alert.FormatSlack})
+//	d, err := alert.NewDispatcher([]alert.Channel{{Name: "oncall", Notifier: hook, SendResolved: true}}, alert.DispatcherOptions{})
 //	if err != nil {
 //		return err
 //	}
 //	d.Start(ctx)
 //	defer d.Stop(context.Background())
-//	d.Send(alert.Alert{
-//		ID: "a-1", Time: time.Now(), Severity: alert.SeverityCritical,
-//		Source: "engine", Title: "p95 response time 2300 ms above 2000 ms",
-//	})
+//	d.Put(alert.Alert{ID: "a-1", Severity: alert.SeverityCritical, Source: "engine",
+//		Title: "p95 response time 2300 ms above 2000 ms", Labels: map[string]string{"alertname": "status"}})
 package alert

@@ -112,3 +112,19 @@ func ExampleParseRecipients() {
 	fmt.Println(to, err)
 	// Output: [alerts@company.com ops@company.com] <nil>
 }
+
+// Matchers are Alertmanager's: =, !=, =~ and !~, the regular expressions
+// anchored.
+func ExampleParseMatchers() {
+	ms, err := alert.ParseMatchers(`alertname=~"slow_query|missing_index",target="orders-db"`)
+	if err != nil {
+		panic(err)
+	}
+	labels := map[string]string{"alertname": "slow_query", "target": "orders-db"}
+	for _, m := range ms {
+		fmt.Println(m, m.Matches(labels))
+	}
+	// Output:
+	// alertname=~"slow_query|missing_index" true
+	// target="orders-db" true
+}

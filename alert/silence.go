@@ -98,7 +98,7 @@ type InhibitRule struct {
 }
 
 // DefaultInhibitRules: a critical status of a target mutes that target's
-// warnings, which it explains.
+// warnings, which it explains; one-time notices (events) are never muted.
 func DefaultInhibitRules() []InhibitRule {
 	must := func(s string) []Matcher {
 		ms, err := ParseMatchers(s)
@@ -109,7 +109,7 @@ func DefaultInhibitRules() []InhibitRule {
 	}
 	return []InhibitRule{{
 		SourceMatchers: must(`alertname="status",severity="critical"`),
-		TargetMatchers: must(`severity="warning"`),
+		TargetMatchers: must(`severity="warning",event!="true"`),
 		Equal:          []string{"target"},
 	}}
 }

@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/perfengine/perfengine"
+	"github.com/perfengine/perfengine/alert"
 	"github.com/perfengine/perfengine/metrics"
 )
 
@@ -55,6 +57,9 @@ type pageData struct {
 	All     []metricView
 	Actions []perfengine.Action
 	Auth    bool
+	// Alerts fire or resolved lately; Silences are active or pending.
+	Alerts   []alert.AlertStatus
+	Silences []alert.Silence
 }
 
 func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
@@ -77,6 +82,13 @@ func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
 	for _, k := range keys {
 		f := metricFormat(k)
 		data.All = append(data.All, metricView{Key: k, Format: f, Text: formatMetric(f, s.Metrics[k])})
+	}
+	data.Alerts = d.eng.Alerts()
+	now := time.Now()
+	for _, s := range d.eng.Silences() {
+		if s.State(now) != alert.SilenceExpired {
+			data.Silences = append(data.Silences, s)
+		}
 	}
 	data.Actions = d.eng.Actions()
 	if len(data.Actions) > maxPageActions {

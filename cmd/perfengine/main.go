@@ -81,7 +81,7 @@ slow, applies the safe fixes itself and proposes the others.`,
 		Version:       buildInfo().Version,
 	}
 	root.SetVersionTemplate("perfengine {{.Version}}\n")
-	root.AddCommand(newDemoCmd(), newServeCmd(), newConfigCmd(), newVersionCmd(), newDBCmd(), newAlertCmd(), newRegressCmd(), newLoadCmd(), newStressCmd(), newNetCmd(), newWebCmd(), newRollbackCmd())
+	root.AddCommand(newDemoCmd(), newServeCmd(), newConfigCmd(), newVersionCmd(), newDBCmd(), newAlertCmd(), newRegressCmd(), newLoadCmd(), newStressCmd(), newNetCmd(), newWebCmd(), newRollbackCmd(), newSilenceCmd())
 	return root
 }
 

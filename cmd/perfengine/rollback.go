@@ -1,15 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +12,7 @@ import (
 
 func newRollbackCmd() *cobra.Command {
 	var req dashboard.RollbackRequest
-	var server, token string
+	var c daemonClient
 	cmd := &cobra.Command{
 		Use:   "rollback --reason TEXT [--from V] [--to V]",
 		Short: "Roll the watched service back through the running daemon, recorded with a reason",
@@ -38,48 +31,15 @@ The daemon's token comes from --token or PERFENGINE_TOKEN.`,
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "why, recorded with the rollback (required)")
 	cmd.Flags().StringVar(&req.From, "from", "", "the `version` to leave (default: the daemon's version)")
 	cmd.Flags().StringVar(&req.To, "to", "", "the `version` to return to (default: regression.rollbackTo)")
-	cmd.Flags().StringVar(&server, "server", "http://"+perfengine.DefaultServerAddr, "the daemon's `URL`")
-	cmd.Flags().StringVar(&token, "token", "", "the daemon's token (default: PERFENGINE_TOKEN)")
+	c.flags(cmd)
 	_ = cmd.MarkFlagRequired("reason")
 	asJSON := addJSONFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if token == "" {
-			token = os.Getenv("PERFENGINE_TOKEN")
-		}
-		if token == "" {
-			return errors.New("rollback needs the daemon's token: --token or PERFENGINE_TOKEN")
-		}
-		body, err := json.Marshal(req)
-		if err != nil {
-			return err
-		}
-		hreq, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimRight(server, "/")+"/api/v1/rollback", bytes.NewReader(body))
-		if err != nil {
-			return fmt.Errorf("--server %q: %w", server, err)
-		}
-		hreq.Header.Set("Content-Type", "application/json")
-		hreq.Header.Set("Authorization", "Bearer "+token)
-		resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(hreq)
-		if err != nil {
-			return fmt.Errorf("reach the daemon: %w", err)
-		}
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if err != nil {
-			return fmt.Errorf("read the daemon's answer: %w", err)
-		}
 		var a perfengine.Action
-		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadGateway {
-			var e struct {
-				Error dashboard.Error `json:"error"`
-			}
-			if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
-				return fmt.Errorf("daemon refused the rollback (%s): %s", e.Error.Code, e.Error.Message)
-			}
-			return fmt.Errorf("daemon answered %s", resp.Status)
-		}
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return fmt.Errorf("daemon's answer: %w", err)
+		// A rollback that was attempted and failed comes back as a failed
+		// action under 502.
+		if err := c.do(cmd, http.MethodPost, "/api/v1/rollback", req, &a, http.StatusBadGateway); err != nil {
+			return fmt.Errorf("rollback: %w", err)
 		}
 		if *asJSON {
 			if err := writeJSON(cmd.OutOrStdout(), a); err != nil {

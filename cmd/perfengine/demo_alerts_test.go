@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/perfengine/perfengine"
+)
+
+// TestDemoAlertsAndAutoscaler drives the demo critical with /api/slow and
+// watches a webhook receiver and the summary: the status group is notified
+// once, not again while it stays critical, and resolved when it clears;
+// the dry-run autoscaler scales up with its reason under the load and
+// down only after its cooldown.
+func TestDemoAlertsAndAutoscaler(t *testing.T) {
+	type notification struct {
+		Status      string            `json:"status"`
+		GroupLabels map[string]string `json:"groupLabels"`
+		Alerts      []struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"alerts"`
+	}
+	var mu sync.Mutex
+	var status []notification
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n notification
+		b, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(b, &n); err != nil {
+			t.Errorf("webhook body %q: %v", b, err)
+			return
+		}
+		if n.GroupLabels["alertname"] == "status" {
+			mu.Lock()
+			status = append(status, n)
+			mu.Unlock()
+		}
+	}))
+	defer hook.Close()
+	notified := func() []notification { mu.Lock(); defer mu.Unlock(); return append([]notification(nil), status...) }
+
+	t.Setenv("ALERT_WEBHOOK_URL", hook.URL)
+	t.Setenv("PERFENGINE_ALERTS_GROUP_WAIT", "100ms")
+	t.Setenv("PERFENGINE_ALERTS_GROUP_INTERVAL", "1s")
+	t.Setenv("PERFENGINE_AUTO_SCALING_SCALE_DOWN_COOLDOWN", "8s")
+	s := start(t, []string{"demo service", "dashboard"}, "demo", "--addr", "127.0.0.1:0", "--dashboard-addr", "127.0.0.1:0",
+		"--data-dir", t.TempDir(), "--load-rate", "0")
+	c := client(t)
+	summary := func() perfengine.Summary {
+		_, body := get(t, c, s.urls["dashboard"]+"/api/v1/summary")
+		return decodeJSON[perfengine.Summary](t, body)
+	}
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not within 60s: %s", what)
+			}
+		}
+	}
+
+	// Slow requests, eight at a time and staggered so some end in every
+	// monitoring interval, until the test says stop.
+	ctx, stopLoad := context.WithCancel(context.Background())
+	var load sync.WaitGroup
+	for i := range 8 {
+		load.Go(func() {
+			select {
+			case <-time.After(time.Duration(i) * 325 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			for n := 0; ctx.Err() == nil; n++ {
+				// A different query each time: the API optimizer would
+				// serve a repeated one from its cache, fast.
+				url := fmt.Sprintf("%s/api/slow?ms=%d", s.urls["demo service"], 2500+(i*100+n)%400)
+				req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+				if resp, err := c.Do(req); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	defer func() { stopLoad(); load.Wait() }()
+
+	eventually("the critical status notified", func() bool { return len(notified()) > 0 })
+	first := notified()[0]
+	if first.Status != "firing" || len(first.Alerts) != 1 || first.Alerts[0].Labels["severity"] != "critical" {
+		t.Fatalf("first status notification %+v, want one critical alert firing", first)
+	}
+	eventually("a dry-run scale-up with its reason", func() bool {
+		sc := summary().Scaling
+		return sc != nil && sc.DryRun && sc.Current > 2 && strings.Contains(sc.Decision.Reason, "response_time")
+	})
+	// Critical on for several group intervals: nothing new to say.
+	time.Sleep(4 * time.Second)
+	if n := notified(); len(n) != 1 {
+		t.Fatalf("the status group was notified %d times while it stayed critical: %+v", len(n), n)
+	}
+	scaled := summary().Scaling.Current
+
+	stopLoad()
+	load.Wait()
+	eventually("the resolved notice", func() bool {
+		n := notified()
+		return len(n) > 1 && n[len(n)-1].Status == "resolved"
+	})
+	// The load is gone, the count waits for the 8 s scale-down window.
+	if sc := summary().Scaling; sc.Current < scaled && time.Since(sc.LastScale) < 8*time.Second {
+		t.Errorf("scaled down %v after the last scale-up, inside the 8 s window: %+v", time.Since(sc.LastScale), sc)
+	}
+	eventually("a dry-run scale-down after the window", func() bool { return summary().Scaling.Current < scaled })
+	if sc := summary().Scaling; !strings.Contains(sc.Decision.Reason, "scale down") && sc.Decision.Desired != sc.Current {
+		t.Errorf("scale-down decision %+v", sc.Decision)
+	}
+}

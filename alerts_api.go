@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/perfengine/perfengine/alert"
 )
@@ -37,6 +38,30 @@ func (e *Engine) ConfigureAlerts(channels []alert.Channel) error {
 		return fmt.Errorf("alerts: %w", err)
 	}
 	return nil
+}
+
+// alertingSummary is the dispatcher's state for the summary.
+func (e *Engine) alertingSummary() *AlertingSummary {
+	d := e.dispatcher()
+	if d == nil {
+		return nil
+	}
+	s := &AlertingSummary{Channels: d.ChannelStatuses()}
+	for _, a := range d.Alerts() {
+		switch a.State {
+		case "active":
+			s.Active++
+		case "suppressed":
+			s.Suppressed++
+		}
+	}
+	now := time.Now()
+	for _, sil := range d.Silences() {
+		if sil.State(now) != alert.SilenceExpired {
+			s.Silences++
+		}
+	}
+	return s
 }
 
 // Alerts lists the alerts the engine's dispatcher holds: firing (active

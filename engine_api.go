@@ -3,6 +3,7 @@ package perfengine
 import (
 	"time"
 
+	"github.com/perfengine/perfengine/alert"
 	"github.com/perfengine/perfengine/metrics"
 )
 
@@ -24,6 +25,18 @@ type Summary struct {
 	// Scaling is the autoscaler's current and desired instances and the
 	// reason; nil when the scaling module is off.
 	Scaling *ScalingSummary `json:"scaling,omitempty"`
+	// Alerting is what fires and how each alert channel's deliveries
+	// went; nil before Start.
+	Alerting *AlertingSummary `json:"alerting,omitempty"`
+}
+
+// AlertingSummary counts the alerts the dispatcher holds and reports each
+// channel's deliveries, with its last error.
+type AlertingSummary struct {
+	Active     int                   `json:"active"`
+	Suppressed int                   `json:"suppressed"`
+	Silences   int                   `json:"silences"` // active or pending
+	Channels   []alert.ChannelStatus `json:"channels"`
 }
 
 // Violation is one metric past one of its thresholds.

@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/perfengine/perfengine/alert"
 	"github.com/perfengine/perfengine/metrics"
 )
 
@@ -120,4 +122,47 @@ func (m *findingModule) Findings() []Finding {
 		return nil
 	}
 	return []Finding{*m.finding}
+}
+
+// TestFailingChannelShowsInTheSummary: a Slack URL that answers 500 is
+// retried within the group interval, counted, and its error is in the
+// summary; the loop goes on meanwhile.
+func TestFailingChannelShowsInTheSummary(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "slack is down", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.Alerts.Channels = []AlertChannel{{Name: "team-slack", Type: ChannelSlack, URL: srv.URL + "/services/T0/B0/secret"}}
+	cfg.Alerts.GroupWait = Duration(time.Millisecond)
+	cfg.Alerts.GroupInterval = Duration(300 * time.Millisecond)
+	m := &findingModule{testModule: testModule{name: "svc"}}
+	e, clk := newTestEngine(t, cfg, m)
+	ctx := context.Background()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop(ctx)
+	m.set(metrics.ErrorRate, 0.2)
+	start := time.Now()
+	e.step(clk)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a cycle took %v with a failing channel", d)
+	}
+	var ch alert.ChannelStatus
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		e.step(clk)
+		if s := e.Summary().Alerting; s != nil && len(s.Channels) == 1 && s.Channels[0].Failed > 0 {
+			ch = s.Channels[0]
+			break
+		}
+	}
+	if ch.Failed == 0 || !strings.Contains(ch.LastError, "status 500") || strings.Contains(ch.LastError, "secret") {
+		t.Fatalf("channel status %+v, want the 500 without the secret URL path", ch)
+	}
+	if hits.Load() < 2 {
+		t.Errorf("%d attempts, want retries", hits.Load())
+	}
 }

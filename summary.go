@@ -35,6 +35,11 @@ func (s Summary) clone() Summary {
 	s.Recommendations = slices.Clone(s.Recommendations)
 	s.Findings = slices.Clone(s.Findings)
 	s.Modules = slices.Clone(s.Modules)
+	if s.Alerting != nil {
+		al := *s.Alerting
+		al.Channels = slices.Clone(al.Channels)
+		s.Alerting = &al
+	}
 	if s.Scaling != nil {
 		sc := *s.Scaling
 		sc.Decision.Proposals = slices.Clone(sc.Decision.Proposals)
@@ -131,6 +136,7 @@ func (e *Engine) publish(now time.Time) {
 			Findings:        findings,
 			Modules:         e.moduleStatuses(),
 			Scaling:         e.scalingSummary(cfg),
+			Alerting:        e.alertingSummary(),
 		},
 		samples: samples,
 	})

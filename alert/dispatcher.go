@@ -142,6 +142,7 @@ type Dispatcher struct {
 	wake     chan struct{}
 
 	mu       sync.Mutex
+	status   []ChannelStatus // by channel index
 	alerts   map[uint64]*entry
 	groups   map[string]*aggrGroup
 	nflog    map[string]nflogEntry
@@ -262,6 +263,7 @@ func NewDispatcher(channels []Channel, opts DispatcherOptions) (*Dispatcher, err
 			return nil, fmt.Errorf("alert: channel %q needs exactly one of a notifier and a forwarder", c.Name)
 		}
 		d.channels = append(d.channels, c)
+		d.status = append(d.status, ChannelStatus{Name: c.Name, Forwarder: c.Forwarder != nil})
 		if c.Notifier != nil {
 			d.queues = append(d.queues, make(chan job, opts.QueueSize))
 			d.fwd = append(d.fwd, nil)
@@ -714,19 +716,9 @@ func (d *Dispatcher) forward(ctx context.Context, i int) {
 			fctx, cancel := context.WithTimeout(ctx, d.opts.NotifyTimeout)
 			err := c.Forwarder.Forward(fctx, batch)
 			cancel()
-			if err != nil {
-				d.failed.Add(1)
-				if d.metrics != nil {
-					d.metrics.failed.WithLabelValues(c.Name).Inc()
-				}
-				d.opts.Logger.Warn("alert forward failed", "channel", c.Name, "alerts", len(batch), "err", err)
-				// The next resend interval tries again with what fires then.
-				continue
-			}
-			d.forwarded.Add(1)
-			if d.metrics != nil {
-				d.metrics.sent.WithLabelValues(c.Name).Inc()
-			}
+			// A failure is retried at the next resend interval, with what
+			// fires then.
+			d.outcome(i, err, "alerts", len(batch))
 		}
 	}
 }
@@ -749,23 +741,44 @@ func (d *Dispatcher) deliver(ctx context.Context, i int) {
 			d.finish(j.round)
 		}
 		d.mu.Unlock()
-		if err == nil {
-			d.sent.Add(1)
-			if d.metrics != nil {
-				d.metrics.sent.WithLabelValues(c.Name).Inc()
-			}
-			continue
-		}
-		if ctx.Err() != nil {
+		if err != nil && ctx.Err() != nil {
 			d.countDropped(1)
 			continue
 		}
-		d.failed.Add(1)
-		if d.metrics != nil {
-			d.metrics.failed.WithLabelValues(c.Name).Inc()
-		}
-		d.opts.Logger.Warn("alert delivery failed", "channel", c.Name, "group", j.n.GroupKey, "err", err)
+		d.outcome(i, err, "group", j.n.GroupKey)
 	}
+}
+
+// outcome counts a delivery of channel i and keeps its last error for
+// ChannelStatuses.
+func (d *Dispatcher) outcome(i int, err error, what string, detail any) {
+	c := d.channels[i]
+	d.mu.Lock()
+	st := &d.status[i]
+	if err == nil {
+		st.Sent++
+		st.LastSuccess = time.Now()
+	} else {
+		st.Failed++
+		st.LastError, st.LastErrorAt = err.Error(), time.Now()
+	}
+	d.mu.Unlock()
+	if err == nil {
+		if c.Forwarder != nil {
+			d.forwarded.Add(1)
+		} else {
+			d.sent.Add(1)
+		}
+		if d.metrics != nil {
+			d.metrics.sent.WithLabelValues(c.Name).Inc()
+		}
+		return
+	}
+	d.failed.Add(1)
+	if d.metrics != nil {
+		d.metrics.failed.WithLabelValues(c.Name).Inc()
+	}
+	d.opts.Logger.Warn("alert delivery failed", "channel", c.Name, what, detail, "err", err)
 }
 
 func (d *Dispatcher) attempts(ctx context.Context, c Channel, j job) error {

@@ -261,6 +261,24 @@ func (d *Dispatcher) Alerts() []AlertStatus {
 	return out
 }
 
+// ChannelStatus is how one channel's deliveries went.
+type ChannelStatus struct {
+	Name        string    `json:"name"`
+	Forwarder   bool      `json:"forwarder,omitempty"`
+	Sent        uint64    `json:"sent"`
+	Failed      uint64    `json:"failed"`
+	LastSuccess time.Time `json:"lastSuccess,omitzero"`
+	LastError   string    `json:"lastError,omitempty"`
+	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
+}
+
+// ChannelStatuses reports each channel's deliveries, in channel order.
+func (d *Dispatcher) ChannelStatuses() []ChannelStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.status)
+}
+
 // Stats returns the counters so far.
 func (d *Dispatcher) Stats() Stats {
 	return Stats{

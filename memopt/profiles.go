@@ -79,77 +79,138 @@ func sampleIndex(p *profile.Profile, typ string) int {
 }
 
 // DiffHeap names the allocation sites whose in-use bytes grew from before to
-// after, largest growth first, at most max. The profiles are merged with
-// before negated (pprof's -diff_base), then summed per site.
+// after, largest growth first, at most max. It is pprof's -diff_base summed
+// per site: each site's in-use bytes in after minus those in before, in one
+// pass over each profile's samples and without copying or merging them;
+// strings are built only for the sites returned.
 func DiffHeap(before, after *profile.Profile, max int) ([]Site, error) {
 	if before == nil || after == nil {
 		return nil, errors.New("diff heap profiles: missing profile")
 	}
-	base := before.Copy()
-	base.Scale(-1)
-	merged, err := profile.Merge([]*profile.Profile{after.Copy(), base})
-	if err != nil {
-		return nil, fmt.Errorf("diff heap profiles: %w", err)
+	bi, ai := sampleIndex(before, "inuse_space"), sampleIndex(after, "inuse_space")
+	if bi < 0 || ai < 0 {
+		return nil, errors.New("diff heap profiles: a profile has no inuse_space sample type")
 	}
-	grow := siteValues(merged)
-	cur := siteValues(after)
-	sites := make([]Site, 0, len(grow))
-	for key, g := range grow {
-		if g.value <= 0 {
-			continue
+	sites := make(map[siteKey]*siteValue, len(after.Sample))
+	add := func(p *profile.Profile, idx int, sign float64, current bool) {
+		for _, s := range p.Sample {
+			if idx >= len(s.Value) {
+				continue
+			}
+			k, ok := allocSite(s)
+			if !ok {
+				continue
+			}
+			v := sites[k]
+			if v == nil {
+				v = &siteValue{}
+				sites[k] = v
+			}
+			val := s.Value[idx]
+			v.growth += sign * float64(val)
+			if current {
+				v.current += float64(val)
+				// The largest sample of the newer profile stands for the
+				// site's stack.
+				if abs64(val) > v.best {
+					v.best, v.sample = abs64(val), s
+				}
+			}
 		}
-		s := g.site
-		s.Growth = g.value
-		s.Current = cur[key].value
-		sites = append(sites, s)
 	}
-	slices.SortFunc(sites, func(a, b Site) int {
-		if c := cmp.Compare(b.Growth, a.Growth); c != 0 {
+	add(after, ai, 1, true)
+	add(before, bi, -1, false)
+	type grown struct {
+		key siteKey
+		v   *siteValue
+	}
+	var top []grown
+	for k, v := range sites {
+		if v.growth > 0 && v.sample != nil {
+			top = append(top, grown{k, v})
+		}
+	}
+	slices.SortFunc(top, func(a, b grown) int {
+		if c := cmp.Compare(b.v.growth, a.v.growth); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Function, b.Function)
+		if c := strings.Compare(a.key.function, b.key.function); c != 0 {
+			return c
+		}
+		return cmp.Or(strings.Compare(a.key.file, b.key.file), cmp.Compare(a.key.line, b.key.line))
 	})
-	if len(sites) > max {
-		sites = sites[:max]
+	if len(top) > max {
+		top = top[:max]
 	}
-	return sites, nil
+	out := make([]Site, 0, len(top))
+	for _, g := range top {
+		f := Frame{Function: g.key.function, File: g.key.file, Line: int(g.key.line)}
+		out = append(out, Site{Function: f.Function, Location: f.loc(), Stack: stackStrings(sampleFrames(g.v.sample)),
+			Growth: g.v.growth, Current: g.v.current})
+	}
+	return out, nil
+}
+
+// siteKey is an allocation site: the frame allocFrame picks.
+type siteKey struct {
+	function, file string
+	line           int64
 }
 
 type siteValue struct {
-	site  Site
-	value float64
-	best  int64 // largest single sample, whose stack represents the site
+	growth, current float64
+	best            int64           // largest single sample of the newer profile
+	sample          *profile.Sample // that sample, whose stack represents the site
 }
 
-// siteValues sums in-use bytes per allocation site (function and line).
-func siteValues(p *profile.Profile) map[string]*siteValue {
-	idx := sampleIndex(p, "inuse_space")
-	out := make(map[string]*siteValue)
-	if idx < 0 {
-		return out
-	}
-	for _, s := range p.Sample {
-		if idx >= len(s.Value) {
+// allocSite is allocFrame's choice for a sample, read straight from its
+// locations without building the frames.
+func allocSite(s *profile.Sample) (siteKey, bool) {
+	var first, nonStd, nonRuntime *profile.Line
+	for _, loc := range s.Location {
+		if loc == nil {
 			continue
 		}
-		frames := sampleFrames(s)
-		if len(frames) == 0 {
-			continue
-		}
-		at := allocFrame(frames)
-		key := at.Function + "\x00" + at.loc()
-		v := out[key]
-		if v == nil {
-			v = &siteValue{site: Site{Function: at.Function, Location: at.loc()}}
-			out[key] = v
-		}
-		v.value += float64(s.Value[idx])
-		if abs64(s.Value[idx]) > v.best {
-			v.best = abs64(s.Value[idx])
-			v.site.Stack = stackStrings(frames)
+		for i := range loc.Line {
+			ln := &loc.Line[i]
+			name := ""
+			if ln.Function != nil {
+				name = ln.Function.Name
+			}
+			if inMainModule(name) {
+				return lineKey(ln), true
+			}
+			if first == nil {
+				first = ln
+			}
+			if nonStd == nil && !isStd(name) {
+				nonStd = ln
+			}
+			if nonRuntime == nil && !strings.HasPrefix(name, "runtime.") {
+				nonRuntime = ln
+			}
 		}
 	}
-	return out
+	switch {
+	case nonStd != nil:
+		return lineKey(nonStd), true
+	case nonRuntime != nil:
+		return lineKey(nonRuntime), true
+	case first != nil:
+		return lineKey(first), true
+	}
+	return siteKey{}, false
+}
+
+func lineKey(ln *profile.Line) siteKey {
+	k := siteKey{line: ln.Line}
+	if ln.Function != nil {
+		k.function, k.file = ln.Function.Name, ln.Function.Filename
+	}
+	if k.file == "" {
+		k.line = 0 // loc() prints no line without a file
+	}
+	return k
 }
 
 func abs64(v int64) int64 {
@@ -204,7 +265,8 @@ func inMainModule(fn string) bool {
 		return true
 	}
 	m := mainModule
-	return m != "" && (strings.HasPrefix(fn, m+".") || strings.HasPrefix(fn, m+"/"))
+	// Compared in place: this runs for every frame of every sample.
+	return m != "" && len(fn) > len(m) && strings.HasPrefix(fn, m) && (fn[len(m)] == '.' || fn[len(m)] == '/')
 }
 
 // allocFrame picks the frame to blame: the innermost one in the binary's

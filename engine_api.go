@@ -5,6 +5,7 @@ import (
 
 	"github.com/perfengine/perfengine/alert"
 	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/webopt"
 )
 
 // Summary is the engine's report, served from memory.
@@ -28,6 +29,9 @@ type Summary struct {
 	// Alerting is what fires and how each alert channel's deliveries
 	// went; nil before Start.
 	Alerting *AlertingSummary `json:"alerting,omitempty"`
+	// Vitals are the real-user Core Web Vitals p75 per route and device,
+	// with their rating; empty without a browser module.
+	Vitals []webopt.Vital `json:"vitals,omitempty"`
 }
 
 // AlertingSummary counts the alerts the dispatcher holds and reports each

@@ -1,6 +1,7 @@
 package perfengine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -323,4 +324,26 @@ func (m *BrowserModule) Findings() []Finding {
 		})
 	}
 	return out
+}
+
+// vitals are the browser module's real-user p75s, by route, device and
+// metric; nil without the module.
+func (e *Engine) vitals(cfg Config) []webopt.Vital {
+	if !cfg.enabled("browser") {
+		return nil
+	}
+	ms := e.module("browser")
+	if ms == nil {
+		return nil
+	}
+	bm, ok := ms.m.(*BrowserModule)
+	if !ok || bm.Collector() == nil {
+		return nil
+	}
+	v := bm.Collector().Vitals()
+	order := map[string]int{webopt.LCP: 0, webopt.INP: 1, webopt.CLS: 2, webopt.FCP: 3, webopt.TTFB: 4}
+	slices.SortFunc(v, func(a, b webopt.Vital) int {
+		return cmp.Or(strings.Compare(a.Route, b.Route), strings.Compare(a.Device, b.Device), cmp.Compare(order[a.Name], order[b.Name]))
+	})
+	return v
 }

@@ -35,6 +35,7 @@ func (s Summary) clone() Summary {
 	s.Recommendations = slices.Clone(s.Recommendations)
 	s.Findings = slices.Clone(s.Findings)
 	s.Modules = slices.Clone(s.Modules)
+	s.Vitals = slices.Clone(s.Vitals)
 	if s.Alerting != nil {
 		al := *s.Alerting
 		al.Channels = slices.Clone(al.Channels)
@@ -137,6 +138,7 @@ func (e *Engine) publish(now time.Time) {
 			Modules:         e.moduleStatuses(),
 			Scaling:         e.scalingSummary(cfg),
 			Alerting:        e.alertingSummary(),
+			Vitals:          e.vitals(cfg),
 		},
 		samples: samples,
 	})

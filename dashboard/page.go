@@ -14,6 +14,7 @@ import (
 	"github.com/perfengine/perfengine"
 	"github.com/perfengine/perfengine/alert"
 	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/webopt"
 )
 
 //go:embed templates/page.html.tmpl
@@ -57,6 +58,8 @@ type pageData struct {
 	All     []metricView
 	Actions []perfengine.Action
 	Auth    bool
+	// Vitals are the real-user p75s, one row per route and device.
+	Vitals []vitalRow
 	// Alerts fire or resolved lately; Silences are active or pending.
 	Alerts   []alert.AlertStatus
 	Silences []alert.Silence
@@ -83,6 +86,7 @@ func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
 		f := metricFormat(k)
 		data.All = append(data.All, metricView{Key: k, Format: f, Text: formatMetric(f, s.Metrics[k])})
 	}
+	data.Vitals = vitalRows(s.Vitals)
 	data.Alerts = d.eng.Alerts()
 	now := time.Now()
 	for _, s := range d.eng.Silences() {
@@ -145,4 +149,43 @@ func formatMetric(format string, v float64) string {
 		return strconv.FormatFloat(v, 'f', 1, 64) + " req/s"
 	}
 	return fmt.Sprintf("%.4g", v)
+}
+
+// vitalRow is one route and device of the vitals panel: the p75 of each
+// metric, in webopt's order, with its rating.
+type vitalRow struct {
+	Route, Device string
+	Views         int
+	Cells         [5]vitalCell
+}
+
+type vitalCell struct {
+	Text, Rating string
+}
+
+var vitalColumns = [5]string{webopt.LCP, webopt.INP, webopt.CLS, webopt.FCP, webopt.TTFB}
+
+func vitalRows(vs []webopt.Vital) []vitalRow {
+	var rows []vitalRow
+	index := map[[2]string]int{}
+	for _, v := range vs {
+		k := [2]string{v.Route, v.Device}
+		i, ok := index[k]
+		if !ok {
+			i = len(rows)
+			index[k] = i
+			rows = append(rows, vitalRow{Route: v.Route, Device: v.Device})
+		}
+		col := slices.Index(vitalColumns[:], v.Name)
+		if col < 0 {
+			continue
+		}
+		text := strconv.FormatFloat(v.P75, 'f', 0, 64) + " ms"
+		if v.Name == webopt.CLS {
+			text = strconv.FormatFloat(v.P75, 'f', 3, 64)
+		}
+		rows[i].Cells[col] = vitalCell{Text: text, Rating: string(v.Rating)}
+		rows[i].Views = max(rows[i].Views, v.Views)
+	}
+	return rows
 }

@@ -40,6 +40,8 @@ type TargetSummary struct {
 type TargetsModule struct {
 	w   *target.Watcher
 	cfg map[string]TargetConfig
+	// thresholds are each target's own, the global ones filled in.
+	thresholds map[string]Thresholds
 
 	mu     sync.Mutex
 	buf    []metrics.Sample
@@ -57,7 +59,7 @@ var (
 // NewTargetsModule builds the watcher of cfg.Targets; database targets get
 // one database module per DSN.
 func NewTargetsModule(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*TargetsModule, error) {
-	m := &TargetsModule{cfg: map[string]TargetConfig{}, evals: map[string]*evaluator{}, status: map[string]Status{}, viol: map[string][]Violation{}}
+	m := &TargetsModule{cfg: map[string]TargetConfig{}, thresholds: map[string]Thresholds{}, evals: map[string]*evaluator{}, status: map[string]Status{}, viol: map[string][]Violation{}}
 	var specs []target.Spec
 	for _, tc := range cfg.Targets {
 		s := tc.spec()
@@ -70,7 +72,8 @@ func NewTargetsModule(cfg Config, log *slog.Logger, reg prometheus.Registerer) (
 		}
 		specs = append(specs, s)
 		m.cfg[tc.Name] = tc
-		m.evals[tc.Name] = newEvaluator(tc.thresholds(cfg.Thresholds))
+		m.thresholds[tc.Name] = tc.thresholds(cfg.Thresholds)
+		m.evals[tc.Name] = newEvaluator(m.thresholds[tc.Name])
 	}
 	w, err := target.New(specs, target.Options{Logger: log, Registerer: reg, OnScrape: m.observe})
 	if err != nil {
@@ -197,6 +200,13 @@ func (m *TargetsModule) Overall() Status {
 		s = worse(s, t.Status)
 	}
 	return s
+}
+
+// Thresholds returns a target's own thresholds (the global ones where it
+// sets none), or false for an unknown target.
+func (m *TargetsModule) Thresholds(name string) (Thresholds, bool) {
+	th, ok := m.thresholds[name] // written only by the constructor
+	return th, ok
 }
 
 // Findings reports targets that are down, answered with problems, or

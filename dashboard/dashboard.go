@@ -78,6 +78,7 @@ func New(eng *perfengine.Engine, opts Options) http.Handler {
 	mux.HandleFunc("GET /{$}", d.handlePage)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", d.handleHealth)
+	mux.HandleFunc("GET /targets/{name}", d.handleTargetPage)
 	if opts.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),

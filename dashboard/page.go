@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +18,7 @@ import (
 	"github.com/perfengine/perfengine/webopt"
 )
 
-//go:embed templates/page.html.tmpl
+//go:embed templates/page.html.tmpl templates/target.html.tmpl
 var templateFS embed.FS
 
 // formArgs feed the approve/undo form of one action.
@@ -27,9 +28,15 @@ type formArgs struct {
 	Verb string
 }
 
-var pageTemplate = template.Must(template.New("page.html.tmpl").Funcs(template.FuncMap{
-	"form": func(auth bool, id, verb string) formArgs { return formArgs{auth, id, verb} },
-}).ParseFS(templateFS, "templates/page.html.tmpl"))
+var pageFuncs = template.FuncMap{
+	"form":       func(auth bool, id, verb string) formArgs { return formArgs{auth, id, verb} },
+	"pathEscape": url.PathEscape,
+}
+
+var (
+	pageTemplate   = template.Must(template.New("page.html.tmpl").Funcs(pageFuncs).ParseFS(templateFS, "templates/page.html.tmpl"))
+	targetTemplate = template.Must(template.New("target.html.tmpl").Funcs(pageFuncs).ParseFS(templateFS, "templates/target.html.tmpl"))
+)
 
 // keyMetrics are the figures the status page shows first, in this order.
 var keyMetrics = []struct{ key, label string }{
@@ -47,6 +54,14 @@ var keyMetrics = []struct{ key, label string }{
 // script how to render fresh values the same way.
 type metricView struct {
 	Key, Label, Format, Text string
+	Spark                    template.HTML // the last hour, on the key figures
+}
+
+// targetRow is one target on the overview.
+type targetRow struct {
+	perfengine.TargetSummary
+	P95, RPS, Errors string
+	Spark            template.HTML // p95 over the last hour
 }
 
 // maxPageActions bounds the actions table; the API has them all.
@@ -58,6 +73,7 @@ type pageData struct {
 	All     []metricView
 	Actions []perfengine.Action
 	Auth    bool
+	Targets []targetRow
 	// Vitals are the real-user p75s, one row per route and device.
 	Vitals []vitalRow
 	// Alerts fire or resolved lately; Silences are active or pending.
@@ -68,6 +84,8 @@ type pageData struct {
 func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
 	s := d.eng.Summary()
 	data := pageData{S: s, Auth: d.auth}
+	now := time.Now()
+	hourAgo := now.Add(-time.Hour)
 	for _, k := range keyMetrics {
 		v, ok := s.Metrics[k.key]
 		text := "–"
@@ -75,7 +93,25 @@ func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
 		if ok {
 			text = formatMetric(f, v)
 		}
-		data.Key = append(data.Key, metricView{Key: k.key, Label: k.label, Format: f, Text: text})
+		spark := sparkline(d.history(r.Context(), k.key, "", hourAgo, now), hourAgo, now, k.label+", last hour")
+		data.Key = append(data.Key, metricView{Key: k.key, Label: k.label, Format: f, Text: text, Spark: spark})
+	}
+	if d.targets != nil {
+		for _, t := range d.targets.Targets() {
+			row := targetRow{TargetSummary: t, P95: "–", RPS: "–", Errors: "–"}
+			for _, sm := range t.Samples {
+				switch sm.Name {
+				case metrics.ResponseTimeMs:
+					row.P95 = formatMetric("ms", sm.Value)
+				case metrics.ThroughputRPS:
+					row.RPS = formatMetric("rps", sm.Value)
+				case metrics.ErrorRate:
+					row.Errors = formatMetric("ratio", sm.Value)
+				}
+			}
+			row.Spark = sparkline(d.history(r.Context(), metrics.ResponseTimeMs, t.Name, hourAgo, now), hourAgo, now, t.Name+" p95, last hour")
+			data.Targets = append(data.Targets, row)
+		}
 	}
 	keys := make([]string, 0, len(s.Metrics))
 	for k := range s.Metrics {
@@ -88,7 +124,6 @@ func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
 	}
 	data.Vitals = vitalRows(s.Vitals)
 	data.Alerts = d.eng.Alerts()
-	now := time.Now()
 	for _, s := range d.eng.Silences() {
 		if s.State(now) != alert.SilenceExpired {
 			data.Silences = append(data.Silences, s)

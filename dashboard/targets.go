@@ -50,14 +50,18 @@ func (d *Dashboard) handleTarget(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, codeNotFound, fmt.Sprintf("no target named %q", name))
 		return
 	}
-	body := TargetBody{TargetSummary: t, Findings: []perfengine.Finding{}}
-	prefix := "target " + name
+	writeJSON(w, http.StatusOK, TargetBody{TargetSummary: t, Findings: d.targetFindings(name)})
+}
+
+// targetFindings are the targets module's findings about one target.
+func (d *Dashboard) targetFindings(name string) []perfengine.Finding {
+	out := []perfengine.Finding{}
 	for _, f := range d.targets.Findings() {
-		if f.Title == prefix || strings.HasPrefix(f.Title, prefix+" ") || strings.HasPrefix(f.Title, prefix+":") {
-			body.Findings = append(body.Findings, f)
+		if f.Target == name {
+			out = append(out, f)
 		}
 	}
-	writeJSON(w, http.StatusOK, body)
+	return out
 }
 
 // Bounds of GET /api/v1/series: maxPoints per series in one answer, and

@@ -45,6 +45,23 @@
       // The daemon is restarting or gone; try again at the next tick.
     }
   }
+  // The token is asked once per browser session: kept in sessionStorage
+  // (gone with the tab), filled into every approve and undo form.
+  const tokenKey = "perfengine-token";
+  function fillTokens() {
+    let saved = null;
+    try { saved = sessionStorage.getItem(tokenKey); } catch (e) { return; }
+    for (const input of document.querySelectorAll("input[name=token]")) {
+      if (saved && !input.value) input.value = saved;
+    }
+  }
+  document.addEventListener("submit", (ev) => {
+    const input = ev.target.querySelector ? ev.target.querySelector("input[name=token]") : null;
+    if (input && input.value) {
+      try { sessionStorage.setItem(tokenKey, input.value); } catch (e) { /* storage off: asked each time */ }
+    }
+  });
+  fillTokens();
   refresh();
   setInterval(refresh, every);
 })();

@@ -103,8 +103,12 @@ type DispatcherOptions struct {
 	// attempts are retried with backoff until the group's next interval.
 	NotifyTimeout time.Duration
 	// State persists the notification log and silences; nil keeps them
-	// in memory only.
+	// in memory only. Dispatchers sharing one store (engines of a fleet on
+	// one PostgreSQL) merge what each knows, newest wins.
 	State StateStore
+	// SyncInterval is how often the store is read for what other
+	// dispatchers on it learned; default 10s.
+	SyncInterval time.Duration
 	// Logger receives delivery failures; default discards.
 	Logger *slog.Logger
 	// Registerer, when set, receives the dispatcher's counters.
@@ -153,6 +157,7 @@ type Dispatcher struct {
 	adopted  bool
 	// handedOver: a successor adopted the state and keeps it from now.
 	handedOver bool
+	lastSync   time.Time // the last read of the stored state
 	started    bool
 	stopped    bool
 
@@ -228,6 +233,7 @@ func NewDispatcher(channels []Channel, opts DispatcherOptions) (*Dispatcher, err
 	opts.ResolveTimeout = cmp.Or(opts.ResolveTimeout, DefaultResolveTimeout)
 	opts.ResendInterval = cmp.Or(opts.ResendInterval, DefaultResendInterval)
 	opts.NotifyTimeout = cmp.Or(opts.NotifyTimeout, DefaultNotifyTimeout)
+	opts.SyncInterval = cmp.Or(opts.SyncInterval, 10*time.Second)
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = DefaultQueueSize
 	}
@@ -457,6 +463,9 @@ func (d *Dispatcher) tick(now time.Time) time.Time {
 		next = minTime(next, d.lastFwd.Add(d.opts.ResendInterval))
 	}
 	d.gc(now)
+	if d.opts.State != nil {
+		next = minTime(next, d.lastSync.Add(d.opts.SyncInterval))
+	}
 	return next
 }
 
@@ -668,7 +677,7 @@ func (d *Dispatcher) gc(now time.Time) {
 		}
 	}
 	for k, e := range d.nflog {
-		if now.Sub(e.At) > max(nflogRetention, 2*d.opts.RepeatInterval) {
+		if d.nflogExpired(e, now) {
 			delete(d.nflog, k)
 			d.dirty = true
 		}
@@ -679,6 +688,11 @@ func (d *Dispatcher) gc(now time.Time) {
 			d.dirty = true
 		}
 	}
+}
+
+// nflogExpired reports whether a log entry is past its retention.
+func (d *Dispatcher) nflogExpired(e nflogEntry, now time.Time) bool {
+	return now.Sub(e.At) > max(nflogRetention, 2*d.opts.RepeatInterval)
 }
 
 func (d *Dispatcher) queueForward(now time.Time) {

@@ -31,28 +31,74 @@ type savedState struct {
 }
 
 func (d *Dispatcher) load(ctx context.Context) error {
-	b, err := d.opts.State.GetState(ctx, StateKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
+	theirs, err := d.readState(ctx)
 	if err != nil {
 		return err
 	}
-	var s savedState
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("decode: %w", err)
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	maps.Copy(d.nflog, s.Nflog)
-	for _, sil := range s.Silences {
+	d.merge(theirs)
+	d.lastSync = time.Now()
+	return nil
+}
+
+// readState reads the stored state; none is an empty state.
+func (d *Dispatcher) readState(ctx context.Context) (savedState, error) {
+	var s savedState
+	b, err := d.opts.State.GetState(ctx, StateKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("decode: %w", err)
+	}
+	return s, nil
+}
+
+// merge takes what another dispatcher on the same store (another engine of
+// the fleet, or this one before a restart) knows and this one does not:
+// per group and channel the newest notification, per silence the newest
+// version, as Alertmanager's cluster merges its gossip. It reports whether
+// this dispatcher knows something the stored state lacks, which then needs
+// writing. Runs under mu.
+func (d *Dispatcher) merge(theirs savedState) (oursNewer bool) {
+	now := time.Now()
+	for k, e := range theirs.Nflog {
+		if d.nflogExpired(e, now) {
+			continue // gc dropped it here; keep it out of the next write
+		}
+		if mine, ok := d.nflog[k]; !ok || e.At.After(mine.At) {
+			d.nflog[k] = e
+		}
+	}
+	for k, mine := range d.nflog {
+		if e, ok := theirs.Nflog[k]; !ok || mine.At.After(e.At) {
+			oursNewer = true
+		}
+	}
+	stored := map[string]Silence{}
+	for _, sil := range theirs.Silences {
+		if now.Sub(sil.EndsAt) > silenceRetention {
+			continue
+		}
 		if err := sil.compileMatchers(); err != nil {
 			d.opts.Logger.Warn("saved silence dropped", "id", sil.ID, "err", err)
 			continue
 		}
-		d.silences[sil.ID] = sil
+		stored[sil.ID] = sil
+		if mine, ok := d.silences[sil.ID]; !ok || sil.UpdatedAt.After(mine.UpdatedAt) {
+			d.silences[sil.ID] = sil
+		}
 	}
-	return nil
+	for id, mine := range d.silences {
+		if sil, ok := stored[id]; !ok || mine.UpdatedAt.After(sil.UpdatedAt) {
+			oursNewer = true
+		}
+	}
+	return oursNewer
 }
 
 func (s *Silence) compileMatchers() error {
@@ -74,24 +120,39 @@ func (d *Dispatcher) snapshot() savedState {
 	}
 }
 
-// save writes the state when it changed. A failure is logged and kept
-// dirty, so the next tick tries again.
+// save merges the stored state with this dispatcher's and writes the
+// union when this one knows something the store lacks: engines that share
+// a store (a fleet on one PostgreSQL) share what was notified and the
+// silences, and a write lost to a concurrent one is made again at the next
+// sync. A failure is logged and retried at the next tick.
 func (d *Dispatcher) save(ctx context.Context) {
 	if d.opts.State == nil {
 		return
 	}
 	d.mu.Lock()
-	if !d.dirty || d.handedOver {
-		d.mu.Unlock()
+	due := (d.dirty || time.Since(d.lastSync) >= d.opts.SyncInterval) && !d.handedOver
+	d.mu.Unlock()
+	if !due {
 		return
 	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	theirs, err := d.readState(sctx)
+	if err != nil {
+		d.opts.Logger.Warn("read alert state", "err", err)
+		return
+	}
+	d.mu.Lock()
+	write := d.merge(theirs)
 	s := d.snapshot()
+	d.lastSync = time.Now()
 	d.mu.Unlock()
+	if !write {
+		return
+	}
 	b, err := json.Marshal(s)
 	if err == nil {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err = d.opts.State.PutState(sctx, StateKey, b)
-		cancel()
 	}
 	if err != nil {
 		d.opts.Logger.Warn("save alert state", "err", err)

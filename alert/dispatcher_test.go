@@ -647,3 +647,55 @@ func TestReplayRepeatInterval(t *testing.T) {
 		}
 	})
 }
+
+// TestFleetSharesTheStore: two dispatchers on one store, as two engines
+// of a fleet on one PostgreSQL: a group the first notified is not notified
+// again by the second, and a silence made on the first mutes on the second.
+func TestFleetSharesTheStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fleet.db")
+	open := func() *store.SQLite {
+		st, err := store.OpenSQLite(path, store.Retention{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	opts := func(st StateStore) DispatcherOptions {
+		return DispatcherOptions{GroupWait: time.Millisecond, GroupInterval: 20 * time.Millisecond, State: st, SyncInterval: 20 * time.Millisecond}
+	}
+	recA, recB := &recorder{}, &recorder{}
+	a := start(t, recA, opts(open()))
+	// Both run from the start: the second learns by syncing, not by
+	// loading at its start.
+	b := start(t, recB, opts(open()))
+	status := firing("status", "critical")
+	a.Put(status)
+	waitFor(t, "the first engine's notification", func() bool { return len(recA.sent()) == 1 })
+	ms, _ := ParseMatchers("target=db")
+	if _, err := a.AddSilence(Silence{Matchers: ms, EndsAt: time.Now().Add(time.Hour), CreatedBy: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	// The silence was written after the notification's log entry, so once
+	// the second engine has it, it has both.
+	waitFor(t, "the silence at the second engine", func() bool { return len(b.Silences()) == 1 })
+	for range 10 {
+		b.Put(status, firing("slow query", "warning", "target", "db"))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := recB.sent(); len(got) != 0 {
+		t.Errorf("the second engine notified %+v: the group was already notified and the other alert is silenced", got)
+	}
+	if l := b.Silences(); len(l) != 1 || l[0].CreatedBy != "ops" {
+		t.Errorf("the second engine's silences: %+v", l)
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10s: %s", what)
+		}
+	}
+}

@@ -501,7 +501,7 @@ func (d *Dispatcher) flush(g *aggrGroup, now time.Time) {
 		return
 	}
 	if len(firing) == 0 && muted == 0 {
-		d.forgetAbsentChannels(g.key)
+		d.forgetAbsentChannels(g.key, now)
 	}
 	sortEntries(firing)
 	sortEntries(resolved)
@@ -531,8 +531,10 @@ func (d *Dispatcher) flush(g *aggrGroup, now time.Time) {
 		}
 		if len(firing) == 0 && len(rs) == 0 {
 			// Everything resolved and this channel does not want
-			// resolutions: clear the log so a new firing notifies.
-			delete(d.nflog, key)
+			// resolutions: log that nothing fires, so a new firing
+			// notifies. An entry, not a deletion, so the store's merge
+			// (newest wins) does not bring the old one back.
+			d.nflog[key] = nflogEntry{At: now}
 			d.dirty = true
 			continue
 		}
@@ -569,13 +571,13 @@ func (d *Dispatcher) flush(g *aggrGroup, now time.Time) {
 // forgetAbsentChannels clears what channels that are no longer configured
 // were told about a group that stopped firing: were one configured again,
 // the group's next firing is news to it.
-func (d *Dispatcher) forgetAbsentChannels(groupKey string) {
-	for k := range d.nflog {
+func (d *Dispatcher) forgetAbsentChannels(groupKey string, now time.Time) {
+	for k, e := range d.nflog {
 		name, gk, _ := strings.Cut(k, "\x00")
-		if gk != groupKey || slices.ContainsFunc(d.channels, func(c Channel) bool { return c.Name == name }) {
+		if gk != groupKey || len(e.Firing) == 0 || slices.ContainsFunc(d.channels, func(c Channel) bool { return c.Name == name }) {
 			continue
 		}
-		delete(d.nflog, k)
+		d.nflog[k] = nflogEntry{At: now} // see flush: an entry, not a deletion
 		d.dirty = true
 	}
 }

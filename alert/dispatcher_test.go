@@ -699,3 +699,56 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 	}
 }
+
+// TestResolutionWhileChannelAbsentSurvivesSync: a group resolves while its
+// channel is not configured; after a sync with the store (which still holds
+// the old notification) and the channel's return, the next firing is news.
+func TestResolutionWhileChannelAbsentSurvivesSync(t *testing.T) {
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "s.db"), store.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	opts := DispatcherOptions{GroupWait: time.Millisecond, GroupInterval: 20 * time.Millisecond, State: st, SyncInterval: 10 * time.Millisecond}
+	rec := &recorder{}
+	a := firing("status", "critical")
+	on, err := NewDispatcher([]Channel{{Name: "rec", Notifier: rec, SendResolved: true}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := on.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	on.Put(a)
+	waitFor(t, "the first notification", func() bool { return len(rec.sent()) == 1 })
+	time.Sleep(50 * time.Millisecond) // saved
+
+	off, err := NewDispatcher(nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off.Adopt(on)
+	if err := on.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := off.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	off.Put(resolved(a))
+	time.Sleep(150 * time.Millisecond) // flushed and synced several times
+
+	again, err := NewDispatcher([]Channel{{Name: "rec", Notifier: rec, SendResolved: true}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Adopt(off)
+	if err := off.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer again.Stop(context.Background())
+	again.Put(a)
+	waitFor(t, "the new firing notified", func() bool { return len(rec.sent()) == 2 })
+}

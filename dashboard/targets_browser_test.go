@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -108,6 +109,9 @@ func TestTargetsInChromium(t *testing.T) {
 	if _, err := chromedp.Call(cctx, runtime.Enable, cdp.Empty{}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := chromedp.Call(cctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
 	eval := func(expr string) string {
 		t.Helper()
 		v, err := chromedp.Run(cctx, chromedp.Evaluate[string](expr))
@@ -155,6 +159,13 @@ func TestTargetsInChromium(t *testing.T) {
 		t.Errorf("%s critical threshold lines, want the latency one at least", n)
 	}
 	shot("target.png")
+	// The page refreshes its parts in place with its own script.
+	for deadline := time.Now().Add(10 * time.Second); log.status(srv.URL+"/static/target.js") == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := log.status(srv.URL + "/static/target.js"); got != http.StatusOK {
+		t.Errorf("target.js answered %d", got)
+	}
 
 	for _, r := range []string{"15m", "24h", "7d"} {
 		if err := chromedp.Do(cctx, chromedp.Navigate(srv.URL+"/targets/shop?range="+r)); err != nil {

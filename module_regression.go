@@ -291,6 +291,19 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 		need = DefaultRegressionConsecutive
 	}
 	regressed := slices.Sorted(maps.Keys(m.active))
+	if snap.Config.Version == "" {
+		// A rollback of a release nobody named cannot be right: there is
+		// no "from" to leave and no record of what it replaced. The
+		// findings say so instead.
+		for _, k := range regressed {
+			f := m.findings[k]
+			if !strings.Contains(f.Detail, noRollbackUnknownVersion) {
+				f.Detail += "; " + noRollbackUnknownVersion
+				m.findings[k] = f
+			}
+		}
+		return nil, nil
+	}
 	from, to := versionOf(snap.Config), c.RollbackTo
 	if to == "" {
 		to = DefaultRollbackTarget
@@ -404,6 +417,9 @@ func (m *RegressionModule) Findings() []Finding {
 	})
 	return out
 }
+
+// noRollbackUnknownVersion explains a regression without a rollback.
+const noRollbackUnknownVersion = "no rollback proposed: the running version is unknown (set version or PERFENGINE_VERSION)"
 
 func versionOf(c Config) string {
 	if c.Version != "" {

@@ -180,3 +180,34 @@ func TestRegressionModuleDirections(t *testing.T) {
 		t.Error("Apply(unknown kind) succeeded")
 	}
 }
+
+// TestNoRollbackOfAnUnknownVersion: a regression of a process whose
+// version nobody set is a finding that says why no rollback is proposed,
+// never a rollback of "unknown".
+func TestNoRollbackOfAnUnknownVersion(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Regression.AutoRollbackEnabled = true
+	reg, err := NewRegressionModule(cfg.Regression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := &testModule{name: "load"}
+	e, clk := newTestEngine(t, cfg, load, reg)
+	for i := range 25 {
+		load.set(metrics.ResponseTimeMs, 100+float64(i%3))
+		e.step(clk)
+	}
+	for i := range 8 {
+		load.set(metrics.ResponseTimeMs, 400+float64(i%3))
+		e.step(clk)
+	}
+	fs := reg.Findings()
+	if len(fs) == 0 || !strings.Contains(fs[0].Detail, "no rollback proposed: the running version is unknown") {
+		t.Fatalf("findings %+v, want the regression with the reason there is no rollback", fs)
+	}
+	for _, a := range e.Actions() {
+		if a.Kind == ActionRollback {
+			t.Errorf("a rollback was proposed for an unknown version: %+v", a)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -179,8 +180,34 @@ func (o *Optimizer) pgMetrics(ctx context.Context) ([]metrics.Sample, error) {
 	if slow, err := o.SlowQueries(ctx); err == nil {
 		add(MetricSlowQueries, float64(len(slow)), metrics.UnitCount)
 	}
+	out = append(out, o.lockSamples(ctx, now)...)
 	out = append(out, o.poolSamples(now)...)
 	return out, nil
+}
+
+// lockSamples measures lock contention from the database side: sessions
+// waiting for a lock now, the longest such wait (pg_locks.waitstart,
+// PostgreSQL 14 and later), and the deadlock counter of pg_stat_database.
+// A server that cannot answer (an older version, no privilege) gives none
+// of them rather than failing the collection.
+func (o *Optimizer) lockSamples(ctx context.Context, now time.Time) []metrics.Sample {
+	var waiting int64
+	var longestMs float64
+	var deadlocks int64
+	err := o.pool.QueryRow(ctx, `
+		SELECT
+		  (SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted),
+		  (SELECT coalesce(max(extract(epoch FROM now() - waitstart)) * 1000, 0)::float8 FROM pg_locks WHERE NOT granted AND waitstart IS NOT NULL),
+		  (SELECT coalesce(deadlocks, 0) FROM pg_stat_database WHERE datname = current_database())`).Scan(&waiting, &longestMs, &deadlocks)
+	if err != nil {
+		o.log.Debug("lock statistics unavailable", "err", err)
+		return nil
+	}
+	return []metrics.Sample{
+		{Name: MetricLockWaiting, Value: float64(waiting), Unit: metrics.UnitCount, Time: now},
+		{Name: MetricLockWaitMaxMs, Value: longestMs, Unit: metrics.UnitMilliseconds, Time: now},
+		{Name: MetricDeadlocksTotal, Value: float64(deadlocks), Unit: metrics.UnitCount, Time: now},
+	}
 }
 
 // Sample names dbopt reports.
@@ -195,6 +222,9 @@ const (
 	MetricLiveTuples        = "db_live_tuples"
 	MetricSizeBytes         = "db_size_bytes"
 	MetricSlowQueries       = "db_slow_queries"
+	MetricLockWaiting       = "db_lock_waiting_sessions"
+	MetricLockWaitMaxMs     = "db_lock_wait_max_ms"
+	MetricDeadlocksTotal    = "db_deadlocks_total"
 	MetricQueryP95Ms        = "db_query_p95_ms"
 	MetricPoolUtilisation   = "db_pool_utilisation_ratio"
 	MetricPoolAcquireWaitMs = "db_pool_acquire_wait_ms"

@@ -368,3 +368,73 @@ func TestIndexSuggestionsFromStatStatements(t *testing.T) {
 	}
 	t.Fatalf("IndexSuggestions = %+v, want orders(customer_id) for the normalized query", adv)
 }
+
+// TestLockWaitsPostgres holds a row lock in one session and lets another
+// wait on it: the lock series count the waiting session and how long it
+// waited, and the blocked-queries check names it and its blocker.
+func TestLockWaitsPostgres(t *testing.T) {
+	dsn, pool := newPG(t)
+	mustExec(t, pool, `CREATE TABLE accounts (id int PRIMARY KEY, balance int); INSERT INTO accounts VALUES (1, 100)`)
+	o := newOpt(t, dsn)
+	ctx := context.Background()
+
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(ctx)
+	if _, err := holder.Exec(ctx, `UPDATE accounts SET balance = balance - 1 WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	waiterDone := make(chan error, 1)
+	go func() {
+		_, err := pool.Exec(ctx, `UPDATE accounts SET balance = balance + 1 WHERE id = 1`)
+		waiterDone <- err
+	}()
+	values := func() map[string]float64 {
+		ss, err := o.Metrics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]float64{}
+		for _, s := range ss {
+			m[s.Name] = s.Value
+		}
+		return m
+	}
+	var m map[string]float64
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		m = values()
+		if m[MetricLockWaiting] >= 1 && m[MetricLockWaitMaxMs] >= 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lock series %v, want a session waiting over 200 ms", m)
+		}
+	}
+	if _, ok := m[MetricDeadlocksTotal]; !ok {
+		t.Error("no deadlock counter")
+	}
+	r, err := o.Health(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocked *Check
+	for i := range r.Checks {
+		if r.Checks[i].Name == "blocked_queries" {
+			blocked = &r.Checks[i]
+		}
+	}
+	if blocked == nil || len(blocked.Items) != 1 || !strings.Contains(blocked.Items[0].Detail, "UPDATE accounts SET balance = balance + 1") {
+		t.Errorf("blocked_queries check %+v, want the waiting UPDATE and its blocker", blocked)
+	}
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waiterDone; err != nil {
+		t.Fatalf("the waiting UPDATE: %v", err)
+	}
+	if m := values(); m[MetricLockWaiting] != 0 || m[MetricLockWaitMaxMs] != 0 {
+		t.Errorf("after the lock was released: %v", m)
+	}
+}

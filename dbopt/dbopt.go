@@ -52,6 +52,7 @@ type Optimizer struct {
 	now     func() time.Time
 	th      Thresholds
 	rec     *querytrace.Recorder
+	qt      queryTimes // the last pg_stat_statements read, for db_query_p95_ms
 	appPool *pgxpool.Pool
 
 	mu          sync.Mutex // guards the fields below

@@ -180,6 +180,9 @@ func (o *Optimizer) pgMetrics(ctx context.Context) ([]metrics.Sample, error) {
 	if slow, err := o.SlowQueries(ctx); err == nil {
 		add(MetricSlowQueries, float64(len(slow)), metrics.UnitCount)
 	}
+	if p95, ok := o.pgQueryP95(ctx); ok {
+		add(MetricQueryP95Ms, p95, metrics.UnitMilliseconds)
+	}
 	out = append(out, o.lockSamples(ctx, now)...)
 	out = append(out, o.poolSamples(now)...)
 	return out, nil

@@ -438,3 +438,49 @@ func TestLockWaitsPostgres(t *testing.T) {
 		t.Errorf("after the lock was released: %v", m)
 	}
 }
+
+// TestQueryP95FromStatStatements: the p95 of the statements executed
+// between two collections, from pg_stat_statements deltas: fast point
+// lookups with a few slow sleeps put it near the slow ones' time.
+func TestQueryP95FromStatStatements(t *testing.T) {
+	dsn, pool := newPG(t)
+	o := newOpt(t, dsn)
+	ctx := context.Background()
+	if err := o.pgssError(ctx); err != nil {
+		t.Skipf("pg_stat_statements: %v", err)
+	}
+	p95 := func() (float64, bool) {
+		ss, err := o.Metrics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range ss {
+			if s.Name == MetricQueryP95Ms {
+				return s.Value, true
+			}
+		}
+		return 0, false
+	}
+	if _, ok := p95(); ok {
+		t.Error("a p95 at the first collection, with no interval to measure")
+	}
+	// 90 fast statements and 10 of about 50 ms: the p95 is a slow one.
+	for i := range 100 {
+		sql := "SELECT 1"
+		if i%10 == 0 {
+			sql = "SELECT pg_sleep(0.05)"
+		}
+		mustExec(t, pool, sql)
+	}
+	got, ok := p95()
+	if !ok || got < 30 || got > 80 {
+		t.Fatalf("p95 %.2f ms (%v), want about 50 ms", got, ok)
+	}
+	// Only fast ones next: the p95 falls with them.
+	for range 100 {
+		mustExec(t, pool, "SELECT 1")
+	}
+	if got, ok := p95(); !ok || got > 5 {
+		t.Errorf("p95 of fast statements %.2f ms (%v), want under 5", got, ok)
+	}
+}

@@ -180,8 +180,14 @@ func (o *Optimizer) pgMetrics(ctx context.Context) ([]metrics.Sample, error) {
 	if slow, err := o.SlowQueries(ctx); err == nil {
 		add(MetricSlowQueries, float64(len(slow)), metrics.UnitCount)
 	}
-	if p95, ok := o.pgQueryP95(ctx); ok {
-		add(MetricQueryP95Ms, p95, metrics.UnitMilliseconds)
+	if iv, ok := o.pgQueryTimes(ctx); ok {
+		add(MetricQueryP95Ms, iv.p95Ms, metrics.UnitMilliseconds)
+		add(MetricBusyBackends, iv.busy, metrics.UnitCount)
+		if o.appPool == nil {
+			// No application pool to measure: size one from the
+			// database's side, the busy backends of every client.
+			add(MetricPoolRecommended, float64(RecommendPoolSize(iv.busy)), metrics.UnitCount)
+		}
 	}
 	out = append(out, o.lockSamples(ctx, now)...)
 	out = append(out, o.poolSamples(now)...)
@@ -225,6 +231,7 @@ const (
 	MetricLiveTuples        = "db_live_tuples"
 	MetricSizeBytes         = "db_size_bytes"
 	MetricSlowQueries       = "db_slow_queries"
+	MetricBusyBackends      = "db_busy_backends_mean"
 	MetricLockWaiting       = "db_lock_waiting_sessions"
 	MetricLockWaitMaxMs     = "db_lock_wait_max_ms"
 	MetricDeadlocksTotal    = "db_deadlocks_total"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"time"
 )
 
 // stmtTotals are one statement's cumulative figures in pg_stat_statements:
@@ -18,6 +19,16 @@ type stmtTotals struct {
 type queryTimes struct {
 	mu   sync.Mutex
 	prev map[int64]stmtTotals
+	at   time.Time // when prev was read
+}
+
+// intervalTimes is what pg_stat_statements says of one interval.
+type intervalTimes struct {
+	p95Ms float64
+	// busy is the mean number of backends executing statements over the
+	// interval: execution time summed over every statement, divided by
+	// the interval (Little's law, L = λW, from the database's side).
+	busy float64
 }
 
 // component is one statement's execution times over an interval: how many,
@@ -26,21 +37,23 @@ type component struct {
 	weight, mean, sd float64
 }
 
-// pgQueryP95 estimates the p95 of query execution time over the interval
-// since the previous call, from pg_stat_statements deltas. Each statement
+// pgQueryTimes estimates the p95 of query execution time over the interval
+// since the previous call, from pg_stat_statements deltas, and the mean
+// number of busy backends. Each statement
 // contributes its calls in the interval with their mean and standard
 // deviation (from the deltas of the sums), modelled as a log-normal with
 // those moments; the p95 is that of the mixture, weighted by calls. ok is
 // false on the first call, with no executions since, or without
 // pg_stat_statements.
-func (o *Optimizer) pgQueryP95(ctx context.Context) (p95 float64, ok bool) {
+func (o *Optimizer) pgQueryTimes(ctx context.Context) (iv intervalTimes, ok bool) {
+	now := o.now()
 	rows, err := o.pool.Query(ctx, `
 		SELECT queryid, calls, total_exec_time, stddev_exec_time
 		FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND queryid IS NOT NULL`)
 	if err != nil {
 		o.log.Debug("query times unavailable", "err", err)
-		return 0, false
+		return iv, false
 	}
 	cur := map[int64]stmtTotals{}
 	for rows.Next() {
@@ -49,7 +62,7 @@ func (o *Optimizer) pgQueryP95(ctx context.Context) (p95 float64, ok bool) {
 		if err := rows.Scan(&id, &calls, &total, &sd); err != nil {
 			rows.Close()
 			o.log.Debug("read pg_stat_statements", "err", err)
-			return 0, false
+			return iv, false
 		}
 		if calls <= 0 {
 			continue
@@ -64,16 +77,17 @@ func (o *Optimizer) pgQueryP95(ctx context.Context) (p95 float64, ok bool) {
 	}
 	rows.Close()
 	if rows.Err() != nil {
-		return 0, false
+		return iv, false
 	}
 	o.qt.mu.Lock()
-	prev := o.qt.prev
-	o.qt.prev = cur
+	prev, prevAt := o.qt.prev, o.qt.at
+	o.qt.prev, o.qt.at = cur, now
 	o.qt.mu.Unlock()
-	if prev == nil {
-		return 0, false
+	if prev == nil || !now.After(prevAt) {
+		return iv, false
 	}
 	var comps []component
+	var busyMs float64
 	for id, c := range cur {
 		p := prev[id]
 		if c.calls < p.calls || c.sum < p.sum {
@@ -83,14 +97,17 @@ func (o *Optimizer) pgQueryP95(ctx context.Context) (p95 float64, ok bool) {
 		if dn <= 0 {
 			continue
 		}
+		busyMs += c.sum - p.sum
 		mean := (c.sum - p.sum) / dn
 		variance := math.Max((c.sumSq-p.sumSq)/dn-mean*mean, 0)
 		comps = append(comps, component{weight: dn, mean: mean, sd: math.Sqrt(variance)})
 	}
 	if len(comps) == 0 {
-		return 0, false
+		return iv, false
 	}
-	return mixtureQuantile(comps, 0.95), true
+	iv.p95Ms = mixtureQuantile(comps, 0.95)
+	iv.busy = busyMs / float64(now.Sub(prevAt).Milliseconds()+1)
+	return iv, true
 }
 
 // mixtureQuantile is the q-quantile of a weighted mixture of log-normals,

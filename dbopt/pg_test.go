@@ -449,22 +449,26 @@ func TestQueryP95FromStatStatements(t *testing.T) {
 	if err := o.pgssError(ctx); err != nil {
 		t.Skipf("pg_stat_statements: %v", err)
 	}
-	p95 := func() (float64, bool) {
+	collect := func() map[string]float64 {
 		ss, err := o.Metrics(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
+		m := map[string]float64{}
 		for _, s := range ss {
-			if s.Name == MetricQueryP95Ms {
-				return s.Value, true
-			}
+			m[s.Name] = s.Value
 		}
-		return 0, false
+		return m
+	}
+	p95 := func() (float64, bool) {
+		v, ok := collect()[MetricQueryP95Ms]
+		return v, ok
 	}
 	if _, ok := p95(); ok {
 		t.Error("a p95 at the first collection, with no interval to measure")
 	}
 	// 90 fast statements and 10 of about 50 ms: the p95 is a slow one.
+	start := time.Now()
 	for i := range 100 {
 		sql := "SELECT 1"
 		if i%10 == 0 {
@@ -472,9 +476,21 @@ func TestQueryP95FromStatStatements(t *testing.T) {
 		}
 		mustExec(t, pool, sql)
 	}
-	got, ok := p95()
+	elapsed := time.Since(start)
+	m := collect()
+	got, ok := m[MetricQueryP95Ms]
 	if !ok || got < 30 || got > 80 {
 		t.Fatalf("p95 %.2f ms (%v), want about 50 ms", got, ok)
+	}
+	// The backends were busy 0.5 s of a little more than the loop's time:
+	// Little's law from the database's side, and the pool sized from it
+	// since no application pool is attached.
+	busy := m[MetricBusyBackends]
+	if limit := 0.5 / elapsed.Seconds(); busy < 0.3*limit || busy > 1.2*limit {
+		t.Errorf("busy backends %.2f, want about %.2f (0.5 s of sleeps over %v)", busy, limit, elapsed)
+	}
+	if rec := m[MetricPoolRecommended]; rec != float64(RecommendPoolSize(busy)) {
+		t.Errorf("pool recommendation %g for %.2f busy backends, want %d", rec, busy, RecommendPoolSize(busy))
 	}
 	// Only fast ones next: the p95 falls with them.
 	for range 100 {

@@ -221,6 +221,21 @@ func recovered(a regress.Alarm, w []float64) bool {
 	return mid >= half
 }
 
+// targetOf is the target label of a series key (`name{target="shop",...}`),
+// or "" for the engine's own series.
+func targetOf(key string) string {
+	_, labels, ok := strings.Cut(key, "{")
+	if !ok {
+		return ""
+	}
+	for _, kv := range strings.Split(strings.TrimSuffix(labels, "}"), ",") {
+		if v, ok := strings.CutPrefix(kv, `target="`); ok {
+			return strings.TrimSuffix(v, `"`)
+		}
+	}
+	return ""
+}
+
 // measured maps a reading to what the detector sees: a latency of zero is
 // an interval without requests, not a fast one, so it is missing.
 func measured(name string, v float64) float64 {
@@ -278,10 +293,18 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 			Module: m.Name(), Kind: FindingRegression, Severity: sev,
 			Title:  fmt.Sprintf("%s changed %+.0f%% (%.4g → %.4g)", k, a.ChangePct, a.MeanBefore, a.MeanAfter),
 			Detail: fmt.Sprintf("live change detector (CUSUM) confirmed a shift %d intervals after it began; version %s", a.Index-a.Start, versionOf(snap.Config)),
-			Time:   snap.Time, Subject: k,
+			Time:   snap.Time, Subject: k, Target: targetOf(k),
 		}
 	}
-	if len(m.active) == 0 {
+	// A daemon target's regression is that target's finding: rolling back
+	// this process's release would not touch it.
+	var regressed []string
+	for _, k := range slices.Sorted(maps.Keys(m.active)) {
+		if targetOf(k) == "" {
+			regressed = append(regressed, k)
+		}
+	}
+	if len(regressed) == 0 {
 		m.streak = 0
 		return nil, nil
 	}
@@ -290,7 +313,6 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 	if need <= 0 {
 		need = DefaultRegressionConsecutive
 	}
-	regressed := slices.Sorted(maps.Keys(m.active))
 	if snap.Config.Version == "" {
 		// A rollback of a release nobody named cannot be right: there is
 		// no "from" to leave and no record of what it replaced. The

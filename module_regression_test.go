@@ -211,3 +211,53 @@ func TestNoRollbackOfAnUnknownVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetRegressionIsTheTargetsFinding: a daemon target's series that
+// regresses is a finding about that target, and never a rollback of this
+// process's release.
+func TestTargetRegressionIsTheTargetsFinding(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Version = "v2"
+	cfg.Regression.AutoRollbackEnabled = true
+	reg, err := NewRegressionModule(cfg.Regression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop := &testModule{name: "shop"}
+	e, clk := newTestEngine(t, cfg, shop, reg)
+	set := func(v float64) {
+		shop.mu.Lock()
+		shop.samples = []metrics.Sample{{Name: metrics.ResponseTimeMs, Value: v, Labels: map[string]string{"target": "shop"}}}
+		shop.mu.Unlock()
+	}
+	for i := range 25 {
+		set(100 + float64(i%3))
+		e.step(clk)
+	}
+	for i := range 8 {
+		set(400 + float64(i%3))
+		e.step(clk)
+	}
+	fs := reg.Findings()
+	if len(fs) == 0 || fs[0].Target != "shop" {
+		t.Fatalf("findings %+v, want the regression as shop's", fs)
+	}
+	for _, a := range e.Actions() {
+		if a.Kind == ActionRollback {
+			t.Errorf("a target's regression proposed a rollback of this process: %+v", a)
+		}
+	}
+}
+
+func TestTargetOf(t *testing.T) {
+	for key, want := range map[string]string{
+		"response_time_ms":                            "",
+		`response_time_ms{target="shop"}`:             "shop",
+		`api_route_p95_ms{route="/x",target="web-1"}`: "web-1",
+		`api_route_p95_ms{route="/x"}`:                "",
+	} {
+		if got := targetOf(key); got != want {
+			t.Errorf("targetOf(%s) = %q, want %q", key, got, want)
+		}
+	}
+}

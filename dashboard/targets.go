@@ -53,10 +53,11 @@ func (d *Dashboard) handleTarget(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, TargetBody{TargetSummary: t, Findings: d.targetFindings(name)})
 }
 
-// targetFindings are the targets module's findings about one target.
+// targetFindings are the engine's findings about one target: the targets
+// module's (down, thresholds) and the regression module's.
 func (d *Dashboard) targetFindings(name string) []perfengine.Finding {
 	out := []perfengine.Finding{}
-	for _, f := range d.targets.Findings() {
+	for _, f := range d.eng.Summary().Findings {
 		if f.Target == name {
 			out = append(out, f)
 		}

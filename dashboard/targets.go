@@ -53,12 +53,18 @@ func (d *Dashboard) handleTarget(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, TargetBody{TargetSummary: t, Findings: d.targetFindings(name)})
 }
 
-// targetFindings are the engine's findings about one target: the targets
-// module's (down, thresholds) and the regression module's.
+// targetFindings are the findings about one target: the targets module's
+// as of now (down, thresholds), then the other modules' (a regression) as
+// of the last cycle.
 func (d *Dashboard) targetFindings(name string) []perfengine.Finding {
 	out := []perfengine.Finding{}
-	for _, f := range d.eng.Summary().Findings {
+	for _, f := range d.targets.Findings() {
 		if f.Target == name {
+			out = append(out, f)
+		}
+	}
+	for _, f := range d.eng.Summary().Findings {
+		if f.Target == name && f.Module != d.targets.Name() {
 			out = append(out, f)
 		}
 	}

@@ -17,6 +17,9 @@ type APIConfig struct {
 	CacheRoutes string `yaml:"cacheRoutes" json:"cacheRoutes"`
 	// CacheMaxBytes bounds the cache's memory; default 64 MiB.
 	CacheMaxBytes int64 `yaml:"cacheMaxBytes" json:"cacheMaxBytes"`
+	// CachePackAbove is the body size from which stored bodies are packed
+	// with LZ4, in memory and in Redis; default 4096, negative never.
+	CachePackAbove int `yaml:"cachePackAbove" json:"cachePackAbove"`
 	// CacheDisabled turns the response cache off.
 	CacheDisabled bool `yaml:"cacheDisabled" json:"cacheDisabled"`
 	// AdaptiveTTL grows a rule-cached entry's TTL while it revalidates

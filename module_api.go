@@ -68,7 +68,7 @@ func NewAPIModule(opt *apiopt.Optimizer) *APIModule {
 func NewAPIModuleFromConfig(c APIConfig, opts ...apiopt.Option) (*APIModule, error) {
 	cfg := apiopt.Config{
 		Cache: apiopt.CacheConfig{
-			Disabled: c.CacheDisabled, MaxBytes: c.CacheMaxBytes,
+			Disabled: c.CacheDisabled, MaxBytes: c.CacheMaxBytes, PackAbove: c.CachePackAbove,
 			Adaptive: c.AdaptiveTTL, MinTTL: c.MinTTL.D(), MaxTTL: c.MaxTTL.D(),
 		},
 		Compression:   apiopt.CompressionConfig{Disabled: c.CompressionDisabled},

@@ -48,6 +48,9 @@ type CacheConfig struct {
 	// body; default 1 MiB.
 	MaxBytes      int64
 	MaxEntryBytes int
+	// PackAbove is the body size from which stored bodies are held packed
+	// with LZ4 (cache.Config.PackAbove); default 4 KiB, negative never.
+	PackAbove int
 	// Routes caches the listed ServeMux patterns for the given TTL when the
 	// origin gives no freshness itself, e.g. {"GET /api/products": 30s}.
 	Routes map[string]time.Duration

@@ -124,7 +124,7 @@ func New(cfg Config, opts ...Option) (*Optimizer, error) {
 		}
 		c, err := cache.New(cache.Config{
 			Shared:   shared,
-			MaxBytes: cfg.Cache.MaxBytes, MaxEntryBytes: cfg.Cache.MaxEntryBytes,
+			MaxBytes: cfg.Cache.MaxBytes, MaxEntryBytes: cfg.Cache.MaxEntryBytes, PackAbove: cfg.Cache.PackAbove,
 			MinTTL: cfg.Cache.MinTTL, MaxTTL: cfg.Cache.MaxTTL, Adaptive: cfg.Cache.Adaptive,
 			InvalidateParent: !cfg.Cache.KeepParents,
 			TargetedFields:   cfg.Cache.TargetedFields, ForwardTargeted: cfg.Cache.ForwardTargeted,

@@ -67,6 +67,13 @@ type Config struct {
 	// it, every URL ever asked for would stay until MaxBytes pushed it out,
 	// and a cache that only fills looks like a leak.
 	Keep time.Duration
+	// PackAbove is the identity body size from which the cache holds a
+	// body packed with LZ4, in process when the entry also holds a coded
+	// body (so only clients that take identity pay one decompression, at
+	// gigabytes per second) and always in Shared, with its codings, so
+	// another instance reads them ready instead of encoding them again.
+	// Default DefaultPackAbove; negative never packs.
+	PackAbove int
 	// LocalTTL is how long an entry read from Shared is served from process
 	// memory before Shared is asked again; default DefaultLocalTTL.
 	LocalTTL time.Duration
@@ -204,6 +211,9 @@ func New(cfg Config) (*Cache, error) {
 	}
 	if cfg.Name == "" {
 		cfg.Name = DefaultName
+	}
+	if cfg.PackAbove == 0 {
+		cfg.PackAbove = DefaultPackAbove
 	}
 	if cfg.LocalTTL == 0 {
 		cfg.LocalTTL = DefaultLocalTTL

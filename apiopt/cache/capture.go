@@ -258,7 +258,7 @@ func (cw *captureWriter) finish(key uint64, uri string) Outcome {
 	if e.ByRule && c.cfg.Adaptive {
 		e.Lifetime = c.adapt(key, e, unchanged, cw.stale != nil && !unchanged)
 	}
-	e.build(c.cfg.Compressor, c.hidden)
+	c.build(e)
 	c.put(key, cw.orig.Host, uri, e, e.Lifetime)
 	if cw.flight != nil {
 		cw.flight.release(e)
@@ -431,8 +431,9 @@ func (c *Cache) refresh(old *Entry, h http.Header, now time.Time) *Entry {
 	if !e.ByRule {
 		e.Lifetime = lifetime(e.Header, cc, targeted, e.Status, now, c.cfg.MaxTTL).lifetime
 	}
-	e.variants = [4]*variant{}
-	e.build(c.cfg.Compressor, c.hidden)
+	// The body did not change: build keeps its codings and remakes only
+	// the header lines.
+	c.build(&e)
 	return &e
 }
 

@@ -17,9 +17,11 @@ import (
 type Entry struct {
 	Status int
 	Header http.Header // without hop-by-hop fields, Set-Cookie, Age and Content-Length
-	Body   []byte      // identity coding
-	Route  string      // ServeMux pattern that produced it, "" when unknown
-	Tags   []string    // surrogate keys
+	// Body is the identity coding; nil when the cache holds it packed
+	// (Config.PackAbove), and then Identity returns it.
+	Body  []byte
+	Route string   // ServeMux pattern that produced it, "" when unknown
+	Tags  []string // surrogate keys
 
 	StoredAt   time.Time     // response_time in RFC 9111 terms
 	InitialAge time.Duration // corrected_initial_age
@@ -53,9 +55,24 @@ type Entry struct {
 	// process stops trusting its copy; zero for entries stored here.
 	localUntil time.Time
 
+	// packed is the identity body as an LZ4 block when Body is nil, and
+	// bodyLen the identity body's length either way.
+	packed  []byte
+	bodyLen int
+
 	// variants[e] is the body and the ready header lines for coding e;
-	// nil when that coding is not worth it.
+	// nil when that coding is not worth it. Identity's body is nil while
+	// the entry is packed.
 	variants [4]*variant
+}
+
+// Identity returns the body in identity coding, unpacking it when the
+// cache holds it packed: the one case where a hit decompresses.
+func (e *Entry) Identity() []byte {
+	if e.packed == nil {
+		return e.Body
+	}
+	return unpack(e.packed, e.bodyLen)
 }
 
 // variant is a body in one coding with its header lines prebuilt, so a hit
@@ -84,7 +101,7 @@ func (e *Entry) Fresh(age time.Duration) bool { return !e.NoCache && age < e.Lif
 
 // Size approximates the memory e holds, for the byte bound.
 func (e *Entry) Size() int {
-	n := len(e.Body) + 256
+	n := len(e.Body) + len(e.packed) + 256
 	for _, v := range e.variants {
 		if v != nil && v != e.variants[compress.Identity] {
 			n += len(v.body)
@@ -114,9 +131,53 @@ func codingETag(etag string, e compress.Encoding) string {
 	return etag[:len(etag)-1] + "-" + e.String() + `"`
 }
 
-// build prepares the coded bodies and header lines. comp may be nil;
-// hidden fields are stored but never sent.
-func (e *Entry) build(comp *compress.Compressor, hidden []string) {
+// build prepares e for serving: its body in every coding worth it, the
+// header lines of each, and the identity body packed with LZ4 when the
+// cache packs bodies of its size. Codings e already holds (from before a
+// revalidation, or as the shared backend stored them) are kept, so neither
+// a 304 nor a read by another instance encodes a body again.
+func (c *Cache) build(e *Entry) {
+	comp := c.cfg.Compressor
+	if e.packed == nil {
+		e.bodyLen = len(e.Body)
+	}
+	compressible := comp != nil && e.coded == "" && e.part == nil && e.bodyLen >= comp.MinSize() &&
+		comp.Compressible(e.Header.Get("Content-Type")) && !hasNoTransform(e.Header)
+	var bodies [4][]byte
+	if compressible {
+		var identity []byte
+		enabled := comp.Enabled()
+		for _, enc := range compress.Encodings {
+			if !enabled[enc] {
+				continue
+			}
+			if v := e.variants[enc]; v != nil {
+				bodies[enc] = v.body
+				continue
+			}
+			if identity == nil {
+				identity = e.Identity()
+			}
+			out, err := comp.Encode(enc, identity)
+			if err != nil || len(out) >= len(identity) {
+				continue
+			}
+			bodies[enc] = out
+		}
+	}
+	e.setVariants(bodies, compressible, c.hidden)
+	if e.packed == nil && c.cfg.PackAbove > 0 && e.part == nil && e.bodyLen >= c.cfg.PackAbove && e.hasCoding() {
+		if packed := pack(e.Body); packed != nil {
+			e.packed, e.Body = packed, nil
+		}
+	}
+	e.variants[compress.Identity].body = e.Body
+}
+
+// setVariants makes each coding's variant with its header lines: identity
+// always, the others where bodies holds one. Hidden fields are stored but
+// never sent.
+func (e *Entry) setVariants(bodies [4][]byte, compressible bool, hidden []string) {
 	base := make([]field, 0, len(e.Header)+4)
 	for k, vs := range e.Header {
 		if k == "Etag" || k == "ETag" || k == "Vary" || slices.Contains(hidden, k) {
@@ -125,14 +186,12 @@ func (e *Entry) build(comp *compress.Compressor, hidden []string) {
 		base = append(base, field{k, slices.Clip(slices.Clone(vs))})
 	}
 	vary := slices.Clone(e.Header["Vary"])
-	compressible := comp != nil && e.coded == "" && e.part == nil && len(e.Body) >= comp.MinSize() &&
-		comp.Compressible(e.Header.Get("Content-Type")) && !hasNoTransform(e.Header)
 	if compressible && !hasAcceptEncoding(vary) {
 		vary = append(vary, "Accept-Encoding")
 	}
-	mk := func(enc compress.Encoding, body []byte) *variant {
+	mk := func(enc compress.Encoding, body []byte, n int) *variant {
 		f := slices.Clone(base)
-		f = append(f, field{"Content-Length", []string{strconv.Itoa(len(body))}})
+		f = append(f, field{"Content-Length", []string{strconv.Itoa(n)}})
 		f = append(f, field{"Etag", []string{codingETag(e.ETag, enc)}})
 		if len(vary) > 0 {
 			f = append(f, field{"Vary", slices.Clip(vary)})
@@ -142,21 +201,24 @@ func (e *Entry) build(comp *compress.Compressor, hidden []string) {
 		}
 		return &variant{body: body, fields: slices.Clip(f)}
 	}
-	e.variants[compress.Identity] = mk(compress.Identity, e.Body)
-	if !compressible {
-		return
-	}
-	enabled := comp.Enabled()
+	e.variants = [4]*variant{}
+	e.variants[compress.Identity] = mk(compress.Identity, e.Body, e.bodyLen)
 	for _, enc := range compress.Encodings {
-		if !enabled[enc] {
-			continue
+		if bodies[enc] != nil {
+			e.variants[enc] = mk(enc, bodies[enc], len(bodies[enc]))
 		}
-		out, err := comp.Encode(enc, e.Body)
-		if err != nil || len(out) >= len(e.Body) {
-			continue
-		}
-		e.variants[enc] = mk(enc, out)
 	}
+}
+
+// hasCoding reports whether e holds a body in a coding other than
+// identity, so that identity is what few clients take.
+func (e *Entry) hasCoding() bool {
+	for _, enc := range compress.Encodings {
+		if e.variants[enc] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func hasAcceptEncoding(vary []string) bool {
@@ -187,6 +249,10 @@ func (e *Entry) VisitHeader(enc compress.Encoding, fn func(name, value string)) 
 	if v == nil {
 		v, enc = e.variants[compress.Identity], compress.Identity
 	}
+	body = v.body
+	if enc == compress.Identity {
+		body = e.Identity()
+	}
 	for _, f := range v.fields {
 		if f.name == "Content-Length" {
 			continue
@@ -195,7 +261,7 @@ func (e *Entry) VisitHeader(enc compress.Encoding, fn func(name, value string)) 
 			fn(f.name, val)
 		}
 	}
-	return v.body, enc
+	return body, enc
 }
 
 // matchesFunc is matches for a request whose fields get returns.

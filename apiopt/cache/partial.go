@@ -167,7 +167,7 @@ func (c *Cache) assemble(variants []*Entry, latest *Entry) []*Entry {
 	whole.Header = latest.Header.Clone()
 	whole.Header.Del("Content-Range")
 	whole.variants = [4]*variant{}
-	whole.build(c.cfg.Compressor, c.hidden)
+	c.build(&whole)
 	kept := []*Entry{&whole}
 	for _, e := range variants {
 		if !slices.Contains(parts, e) && !sameVary(e, &whole) {

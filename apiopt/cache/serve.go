@@ -262,17 +262,25 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *Entry, age
 			delete(h, k)
 		}
 		w.WriteHeader(http.StatusNotModified)
-		c.saved.Add(uint64(len(v.body)))
+		if enc == compress.Identity {
+			c.saved.Add(uint64(e.bodyLen))
+		} else {
+			c.saved.Add(uint64(len(v.body)))
+		}
 		return
 	}
 	w.WriteHeader(e.Status)
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(v.body)
-	c.fromCache.Add(uint64(len(e.Body)))
+	body := v.body
+	if enc == compress.Identity {
+		body = e.Identity()
+	}
+	_, _ = w.Write(body)
+	c.fromCache.Add(uint64(e.bodyLen))
 	if enc != compress.Identity {
-		c.saved.Add(uint64(len(e.Body) - len(v.body)))
+		c.saved.Add(uint64(e.bodyLen - len(body)))
 	}
 }
 
@@ -285,8 +293,8 @@ func (c *Cache) serveRange(w http.ResponseWriter, r *http.Request, e *Entry, age
 	}
 	h["Age"] = ageField(age)
 	h["Cache-Status"] = status
-	http.ServeContent(w, r, "", e.lastMod, bytes.NewReader(e.Body))
-	c.fromCache.Add(uint64(len(e.Body)))
+	http.ServeContent(w, r, "", e.lastMod, bytes.NewReader(e.Identity()))
+	c.fromCache.Add(uint64(e.bodyLen))
 }
 
 // notModified evaluates If-None-Match (weak comparison, any coding of the
@@ -393,7 +401,7 @@ func (u *unsafeWriter) storePOST() {
 	if e.ETag == "" {
 		e.ETag = bodyETag(e.Body)
 	}
-	e.build(u.c.cfg.Compressor, u.c.hidden)
+	u.c.build(e)
 	uri := requestURI(u.r)
 	u.c.put(u.c.key(u.r.Host, uri), u.r.Host, uri, e, e.Lifetime)
 }
@@ -531,8 +539,8 @@ func AgeValue(age time.Duration) string { return ageField(age)[0] }
 // coding enc.
 func (c *Cache) CountHit(e *Entry, enc compress.Encoding, body []byte) {
 	c.hits.Add(1)
-	c.fromCache.Add(uint64(len(e.Body)))
+	c.fromCache.Add(uint64(e.bodyLen))
 	if enc != compress.Identity {
-		c.saved.Add(uint64(len(e.Body) - len(body)))
+		c.saved.Add(uint64(e.bodyLen - len(body)))
 	}
 }

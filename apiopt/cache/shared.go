@@ -1,13 +1,17 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/perfengine/perfengine/apiopt/compress"
 )
 
 // ErrMiss is what a Backend returns for a key it does not hold.
@@ -40,12 +44,26 @@ func sharedKey(host, uri string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// wireEntry is an Entry as the backend stores it: identity body only; each
-// instance builds its codings once when it first reads the entry.
+// A URL's variants are stored in the backend as wireMagic, the length of
+// the metadata as a uvarint, the metadata as JSON, then every body raw in
+// the order the metadata lists them. A body so costs its own bytes, not a
+// third more as base64 in JSON, and is stored in the forms the instance
+// that stored it serves: identity packed with LZ4 when that pays, and each
+// coding it made, so another instance that reads it encodes nothing.
+// Nodes stored before this format (plain JSON, identity body inline) are
+// still read.
+const wireMagic = "\x00pe\x01"
+
+// maxWireMeta bounds the metadata a stored node may claim.
+const maxWireMeta = 1 << 20
+
+// wireEntry is an Entry's metadata as the backend stores it.
 type wireEntry struct {
 	Status     int           `json:"s"`
 	Header     http.Header   `json:"h"`
-	Body       []byte        `json:"b"`
+	Body       []byte        `json:"b,omitempty"` // before wireMagic: the identity body inline
+	Bodies     []wireBody    `json:"x,omitempty"`
+	Size       int           `json:"sz,omitempty"` // identity body length
 	Route      string        `json:"r,omitempty"`
 	Tags       []string      `json:"t,omitempty"`
 	StoredAt   time.Time     `json:"at"`
@@ -67,6 +85,17 @@ type wireEntry struct {
 	Language   string        `json:"cl,omitempty"`
 }
 
+// wireBody names one stored body: its form and its length.
+type wireBody struct {
+	Form string `json:"f"` // "identity", "lz4" (identity packed) or a content coding
+	Len  int    `json:"n"`
+}
+
+const (
+	formIdentity = "identity"
+	formLZ4      = "lz4"
+)
+
 type wireNode struct {
 	Host     string        `json:"host"`
 	URI      string        `json:"uri"`
@@ -74,35 +103,152 @@ type wireNode struct {
 	Variants []wireEntry   `json:"v"`
 }
 
-func toWire(n *node) wireNode {
+// encodeNode is n as the backend stores it; identity bodies of packAbove
+// bytes or more are packed (none when packAbove is not positive).
+func encodeNode(n *node, packAbove int) ([]byte, error) {
 	w := wireNode{Host: n.host, URI: n.uri, TTLHint: n.ttlHint}
+	var bodies [][]byte
+	size := 0
+	add := func(we *wireEntry, form string, b []byte) {
+		we.Bodies = append(we.Bodies, wireBody{Form: form, Len: len(b)})
+		bodies = append(bodies, b)
+		size += len(b)
+	}
 	for _, e := range n.variants {
-		w.Variants = append(w.Variants, wireEntry{
-			Status: e.Status, Header: e.Header, Body: e.Body, Route: e.Route, Tags: e.Tags,
+		we := wireEntry{
+			Status: e.Status, Header: e.Header, Size: e.bodyLen, Route: e.Route, Tags: e.Tags,
 			StoredAt: e.StoredAt, InitialAge: e.InitialAge, Lifetime: e.Lifetime, SWR: e.SWR, SIE: e.SIE,
 			Revalidate: e.Revalidate, NoCache: e.NoCache, ByRule: e.ByRule,
 			VaryNames: e.VaryNames, VaryValues: e.VaryValues, ETag: e.ETag, OriginETag: e.originETag, LastMod: e.lastMod,
 			Coded: e.coded, VaryCoding: e.varyCoding, Part: e.part, Language: e.language,
-		})
+		}
+		switch {
+		case e.packed != nil:
+			add(&we, formLZ4, e.packed)
+		case packAbove > 0 && e.bodyLen >= packAbove:
+			if packed := pack(e.Body); packed != nil {
+				add(&we, formLZ4, packed)
+				break
+			}
+			fallthrough
+		default:
+			add(&we, formIdentity, e.Body)
+		}
+		for _, enc := range compress.Encodings {
+			if v := e.variants[enc]; v != nil {
+				add(&we, enc.String(), v.body)
+			}
+		}
+		w.Variants = append(w.Variants, we)
 	}
-	return w
+	meta, err := json.Marshal(w)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(wireMagic)+binary.MaxVarintLen64+len(meta)+size)
+	out = append(out, wireMagic...)
+	out = binary.AppendUvarint(out, uint64(len(meta)))
+	out = append(out, meta...)
+	for _, b := range bodies {
+		out = append(out, b...)
+	}
+	return out, nil
 }
 
-func (c *Cache) fromWire(w wireNode, now time.Time) *node {
+// errWire is a stored node this cache cannot read.
+var errWire = errors.New("cache: damaged entry in the shared backend")
+
+// decodeNode reads what encodeNode wrote, or a node of the JSON format
+// before it, into metadata and each variant's bodies by form.
+func decodeNode(b []byte) (wireNode, [][]formBody, error) {
+	var w wireNode
+	if !bytes.HasPrefix(b, []byte(wireMagic)) {
+		if err := json.Unmarshal(b, &w); err != nil {
+			return w, nil, errWire
+		}
+		bodies := make([][]formBody, len(w.Variants))
+		for i, we := range w.Variants {
+			bodies[i] = []formBody{{formIdentity, we.Body}}
+			w.Variants[i].Size = len(we.Body)
+		}
+		return w, bodies, nil
+	}
+	b = b[len(wireMagic):]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > maxWireMeta || n > uint64(len(b)-k) {
+		return w, nil, errWire
+	}
+	if err := json.Unmarshal(b[k:k+int(n)], &w); err != nil {
+		return w, nil, errWire
+	}
+	rest := b[k+int(n):]
+	bodies := make([][]formBody, len(w.Variants))
+	for i, we := range w.Variants {
+		for _, wb := range we.Bodies {
+			if wb.Len < 0 || wb.Len > len(rest) {
+				return w, nil, errWire
+			}
+			bodies[i] = append(bodies[i], formBody{wb.Form, rest[:wb.Len:wb.Len]})
+			rest = rest[wb.Len:]
+		}
+	}
+	if len(rest) != 0 {
+		return w, nil, errWire
+	}
+	return w, bodies, nil
+}
+
+type formBody struct {
+	form string
+	body []byte
+}
+
+// fromWire makes the node a stored one describes, keeping the codings
+// stored with it that this cache serves. A variant that is damaged (no
+// identity body, or one that does not unpack to its length) is left out
+// rather than served.
+func (c *Cache) fromWire(w wireNode, bodies [][]formBody, now time.Time) *node {
 	n := &node{host: w.Host, uri: w.URI, ttlHint: w.TTLHint}
-	for _, we := range w.Variants {
-		if len(we.VaryNames) != len(we.VaryValues) || we.Header == nil {
+	var enabled [4]bool
+	if c.cfg.Compressor != nil {
+		enabled = c.cfg.Compressor.Enabled()
+	}
+	for i, we := range w.Variants {
+		if len(we.VaryNames) != len(we.VaryValues) || we.Header == nil || we.Size < 0 || we.Size > c.cfg.MaxEntryBytes {
 			continue // not ours, or damaged: ignore rather than serve it
 		}
 		e := &Entry{
-			Status: we.Status, Header: we.Header, Body: we.Body, Route: we.Route, Tags: we.Tags,
+			Status: we.Status, Header: we.Header, Route: we.Route, Tags: we.Tags,
 			StoredAt: we.StoredAt, InitialAge: we.InitialAge, Lifetime: we.Lifetime, SWR: we.SWR, SIE: we.SIE,
 			Revalidate: we.Revalidate, NoCache: we.NoCache, ByRule: we.ByRule,
 			VaryNames: we.VaryNames, VaryValues: we.VaryValues, ETag: we.ETag, originETag: we.OriginETag, lastMod: we.LastMod,
 			coded: we.Coded, varyCoding: we.VaryCoding, part: we.Part, language: we.Language,
 			localUntil: now.Add(c.cfg.LocalTTL),
+			bodyLen:    we.Size,
 		}
-		e.build(c.cfg.Compressor, c.hidden)
+		whole := false
+		for _, fb := range bodies[i] {
+			switch fb.form {
+			case formIdentity:
+				e.Body, whole = bytes.Clone(fb.body), len(fb.body) == we.Size
+			case formLZ4:
+				identity := unpack(fb.body, we.Size)
+				whole = identity != nil
+				if c.cfg.PackAbove > 0 && we.Size >= c.cfg.PackAbove {
+					e.packed = bytes.Clone(fb.body)
+				} else {
+					e.Body = identity
+				}
+			default:
+				if enc, ok := compress.Parse(fb.form); ok && enabled[enc] {
+					e.variants[enc] = &variant{body: bytes.Clone(fb.body)}
+				}
+			}
+		}
+		if !whole {
+			continue
+		}
+		c.build(e)
 		n.variants = append(n.variants, e)
 	}
 	return n
@@ -119,7 +265,7 @@ func keep(n *node) time.Duration {
 }
 
 func (c *Cache) putShared(n *node) {
-	b, err := json.Marshal(toWire(n))
+	b, err := encodeNode(n, c.cfg.PackAbove)
 	if err != nil {
 		return
 	}
@@ -146,12 +292,12 @@ func (c *Cache) lookupShared(r *http.Request, key uint64, uri string, now time.T
 		c.store.Invalidate(key) // a local copy past LocalTTL is no longer trusted
 		return nil, nil
 	}
-	var w wireNode
-	if err := json.Unmarshal(b, &w); err != nil || w.Host != r.Host || w.URI != uri {
+	w, bodies, err := decodeNode(b)
+	if err != nil || w.Host != r.Host || w.URI != uri {
 		c.sharedErrors.Add(1)
 		return nil, nil
 	}
-	n := c.fromWire(w, now)
+	n := c.fromWire(w, bodies, now)
 	c.store.Set(key, n)
 	c.sharedHits.Add(1)
 	for _, e := range n.variants {

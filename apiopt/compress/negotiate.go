@@ -155,3 +155,7 @@ func qvalue(s string) int {
 	}
 	return 0
 }
+
+// Parse returns the content coding a name denotes ("br", "zstd", "gzip" or
+// "x-gzip", any case); false for others, identity included.
+func Parse(name string) (Encoding, bool) { return parseCoding(name) }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/perfengine/perfengine/apiopt/cache"
+	"github.com/perfengine/perfengine/apiopt/compress"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -99,6 +101,63 @@ func TestTwoInstances(t *testing.T) {
 	clk.Add(2 * time.Second)
 	if st, body := get(b); st == "perfengine; hit" || body != `{"version":2}` {
 		t.Errorf("b after invalidation: %q %s, want a miss and version 2", st, body)
+	}
+}
+
+// TestCodingsShared: an instance that reads a URL another stored serves
+// it in every coding, and Redis holds it in fewer bytes than its identity
+// body (LZ4 and the codings, raw).
+func TestCodingsShared(t *testing.T) {
+	rc, prefix := client(t)
+	comp, err := compress.New(compress.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body strings.Builder
+	body.WriteString("[")
+	for i := range 300 {
+		fmt.Fprintf(&body, `{"id":%d,"name":"Product %d","price":%d.99,"tags":["sale","new"]},`, i, i, i%97)
+	}
+	body.WriteString(`{}]`)
+	var calls atomic.Int64
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body.String())
+	})
+	mk := func() http.Handler {
+		c, err := cache.New(cache.Config{Shared: New(rc, prefix), Compressor: comp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.Middleware(origin)
+	}
+	a, b := mk(), mk()
+	a.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/products", nil))
+	ctx := context.Background()
+	keys := rc.Keys(ctx, prefix+"e:*").Val()
+	if len(keys) != 1 {
+		t.Fatalf("entry keys in Redis: %v", keys)
+	}
+	if n := rc.StrLen(ctx, keys[0]).Val(); n == 0 || n >= int64(body.Len()) {
+		t.Errorf("Redis holds %d bytes for a %d-byte body", n, body.Len())
+	}
+	for _, ae := range []string{"br", "zstd", "gzip", ""} {
+		r := httptest.NewRequest("GET", "/api/products", nil)
+		r.Header.Set("Accept-Encoding", ae)
+		w := httptest.NewRecorder()
+		b.ServeHTTP(w, r)
+		if w.Header().Get("Cache-Status") != "perfengine; hit" || w.Header().Get("Content-Encoding") != ae {
+			t.Errorf("b, Accept-Encoding %q: %q, Content-Encoding %q", ae, w.Header().Get("Cache-Status"), w.Header().Get("Content-Encoding"))
+		}
+		if ae == "" && w.Body.String() != body.String() {
+			t.Errorf("b: identity body differs")
+		}
+	}
+	if calls.Load() != 1 {
+		t.Errorf("origin calls %d, want 1", calls.Load())
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +22,7 @@ const (
 	ActionVacuumAnalyze = "vacuum_analyze" // moderate: reads the whole table
 	ActionVacuum        = "vacuum"         // moderate: SQLite rewrites the file
 	ActionCheckpoint    = "checkpoint"     // safe: SQLite WAL checkpoint
+	ActionResizeDBPool  = "resize_db_pool" // moderate: the attached database/sql pool's size
 )
 
 // minAdviceGap is the least time between two advisor runs brought forward
@@ -157,13 +160,18 @@ func (m *DatabaseModule) Recommend(ctx context.Context, snap Snapshot) ([]Action
 	if qs, err := o.Workload(ctx); err == nil {
 		size = len(qs)
 	}
+	// The pool's size follows every collection, not the advisor's pace.
+	var pool []Action
+	if a, ok := poolAction(o); ok {
+		pool = append(pool, a)
+	}
 	m.mu.Lock()
 	since := now.Sub(m.lastRun)
 	due := m.lastRun.IsZero() || since >= m.cfg.AdviceInterval.D() || (size != m.lastSize && since >= minAdviceGap)
 	cached := m.actions
 	m.mu.Unlock()
 	if !due {
-		return cached, nil
+		return append(slices.Clip(cached), pool...), nil
 	}
 	var actions []Action
 	var findings []Finding
@@ -196,7 +204,45 @@ func (m *DatabaseModule) Recommend(ctx context.Context, snap Snapshot) ([]Action
 	}
 	m.actions, m.findings = actions, findings
 	m.mu.Unlock()
-	return actions, errors.Join(errs...)
+	return append(slices.Clip(actions), pool...), errors.Join(errs...)
+}
+
+// poolAction resizes an attached database/sql pool to the Little's-law
+// size of the last collection: up when acquires waited for a connection,
+// down when at most half the connections were needed and none waited (each
+// idle connection is a backend holding server memory). Growth is at most
+// fourfold per step, so one burst does not open hundreds of connections.
+func poolAction(o *dbopt.Optimizer) (Action, bool) {
+	adv, ok := o.LastPoolAdvice()
+	if !ok || !o.CanResizePool() {
+		return Action{}, false
+	}
+	cur, rec := int(adv.MaxConns), adv.Recommended
+	if cur <= 0 { // database/sql: 0 is unlimited, nothing to grow
+		return Action{}, false
+	}
+	grow := rec > cur && adv.EmptyAcquires > 0
+	shrink := rec*2 <= cur && cur-rec >= 2 && adv.EmptyAcquires == 0
+	if !grow && !shrink {
+		return Action{}, false
+	}
+	rec = min(rec, 4*cur)
+	impact := fmt.Sprintf("%.1f connections busy on average (Little's law)", adv.InUse)
+	if grow {
+		impact += fmt.Sprintf("; %d acquires waited, %.1f ms on average", adv.EmptyAcquires, adv.AcquireWaitMs)
+	} else {
+		impact += fmt.Sprintf("; no acquire waited, %d connections more than needed", cur-rec)
+	}
+	return Action{
+		Module:      "database",
+		Kind:        ActionResizeDBPool,
+		Target:      "application pool",
+		Description: fmt.Sprintf("set the application's pool from %d to %d connections", cur, rec),
+		Impact:      impact,
+		Risk:        RiskModerate,
+		Undo:        fmt.Sprintf("set the pool back to %d connections", cur),
+		Params:      map[string]string{"size": strconv.Itoa(rec), "from": strconv.Itoa(cur)},
+	}, true
 }
 
 func (m *DatabaseModule) indexAction(s dbopt.Suggestion) Action {
@@ -271,6 +317,16 @@ func (m *DatabaseModule) Apply(ctx context.Context, a Action) (Result, error) {
 			msg += fmt.Sprintf("; the planner uses it for %d of %d queries", len(res.Used), len(s.Queries))
 		}
 		return Result{Message: msg, Params: map[string]string{"index": res.Name}}, nil
+	case ActionResizeDBPool:
+		n, err := strconv.Atoi(a.Params["size"])
+		if err != nil {
+			return Result{}, fmt.Errorf("database: pool size %q: %w", a.Params["size"], err)
+		}
+		prev, err := o.ResizePool(n)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Message: fmt.Sprintf("the pool holds up to %d connections (was %d)", n, prev), Params: map[string]string{"previous": strconv.Itoa(prev)}}, nil
 	case ActionAnalyze, ActionVacuumAnalyze, ActionVacuum, ActionCheckpoint:
 		res, err := o.RunMaintenance(ctx, dbopt.Task{Kind: a.Kind, Table: a.Params["table"]}, m.window)
 		if err != nil {
@@ -281,8 +337,21 @@ func (m *DatabaseModule) Apply(ctx context.Context, a Action) (Result, error) {
 	return Result{}, fmt.Errorf("database: unknown action kind %q", a.Kind)
 }
 
-// Undo drops an index the module created. Maintenance cannot be undone.
+// Undo drops an index the module created or sets a resized pool back.
+// Maintenance cannot be undone.
 func (m *DatabaseModule) Undo(ctx context.Context, a Action) error {
+	if a.Kind == ActionResizeDBPool {
+		o, err := m.optimizer(ctx)
+		if err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(a.Params["previous"])
+		if err != nil {
+			return fmt.Errorf("database: previous pool size %q: %w", a.Params["previous"], err)
+		}
+		_, err = o.ResizePool(n)
+		return err
+	}
 	if a.Kind != ActionCreateIndex {
 		return fmt.Errorf("%w: %s", ErrNotUndoable, a.Kind)
 	}

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,5 +143,85 @@ func TestDatabaseModuleHonoursIndexBudget(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("indexBudget %d: create_index proposed = %v, want %v (%+v)", tc.budget, got, tc.want, acts)
 		}
+	}
+}
+
+// TestDatabaseModuleResizesPool: an application's database/sql pool that
+// made queries wait is grown to its Little's-law size, applied to the
+// running pool and undone; an idle oversized one is shrunk.
+func TestDatabaseModuleResizesPool(t *testing.T) {
+	rec := querytrace.NewRecorder(0)
+	db := querytrace.Open(&sqlite.Driver{}, filepath.Join(t.TempDir(), "pool.db"), rec)
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	heavy := `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) SELECT sum(i) FROM n`
+	find := func(acts []Action) (Action, bool) {
+		for _, a := range acts {
+			if a.Kind == ActionResizeDBPool {
+				return a, true
+			}
+		}
+		return Action{}, false
+	}
+
+	db.SetMaxOpenConns(1)
+	m, err := NewDatabaseModule(dbopt.NewSQLite(db, dbopt.WithRecorder(rec), dbopt.WithSQLPool(db)), DatabaseConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 3 {
+				var s int64
+				if err := db.QueryRowContext(ctx, heavy).Scan(&s); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := m.Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acts, _ := m.Recommend(ctx, Snapshot{Time: time.Now()})
+	grow, ok := find(acts)
+	if !ok {
+		t.Fatalf("Recommend = %+v, want a resize_db_pool after acquires waited on a pool of 1", acts)
+	}
+	size, _ := strconv.Atoi(grow.Params["size"])
+	if size < 2 || grow.Params["from"] != "1" || grow.Risk != RiskModerate || !strings.Contains(grow.Impact, "waited") {
+		t.Fatalf("resize action = %+v, want from 1 to at least 2, moderate, naming the waits", grow)
+	}
+	res, err := m.Apply(ctx, grow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := db.Stats().MaxOpenConnections; got != size {
+		t.Errorf("after Apply the pool holds %d, want %d", got, size)
+	}
+	grow.Params["previous"] = res.Params["previous"]
+	if err := m.Undo(ctx, grow); err != nil {
+		t.Fatal(err)
+	}
+	if got := db.Stats().MaxOpenConnections; got != 1 {
+		t.Errorf("after Undo the pool holds %d, want 1", got)
+	}
+
+	db.SetMaxOpenConns(20)
+	m2, _ := NewDatabaseModule(dbopt.NewSQLite(db, dbopt.WithRecorder(rec), dbopt.WithSQLPool(db)), DatabaseConfig{})
+	m2.Collect(ctx)
+	time.Sleep(50 * time.Millisecond)
+	m2.Collect(ctx)
+	acts, _ = m2.Recommend(ctx, Snapshot{Time: time.Now()})
+	shrink, ok := find(acts)
+	if !ok || shrink.Params["from"] != "20" || shrink.Params["size"] != "2" {
+		t.Fatalf("idle pool of 20: %+v, want a resize to 2", shrink)
 	}
 }

@@ -53,13 +53,14 @@ type Optimizer struct {
 	th      Thresholds
 	rec     *querytrace.Recorder
 	qt      queryTimes // the last pg_stat_statements read, for db_query_p95_ms
-	appPool *pgxpool.Pool
+	appPool appPool
 
 	mu          sync.Mutex // guards the fields below
 	initialized bool
 	pgVersion   int // server_version_num
 	readOnly    bool
 	pool0       *poolSnapshot
+	lastPool    *PoolAdvice
 
 	adviseMu sync.Mutex // one advisor session at a time
 }
@@ -113,7 +114,22 @@ func WithRecorder(r *querytrace.Recorder) Option {
 // its utilisation and PoolAdvice can size it. It may differ from the pool
 // the optimizer queries with.
 func WithAppPool(p *pgxpool.Pool) Option {
-	return func(o *Optimizer) { o.appPool = p }
+	return func(o *Optimizer) {
+		if p != nil {
+			o.appPool = pgxAppPool{p}
+		}
+	}
+}
+
+// WithSQLPool attaches the application's database/sql pool (of either
+// database) so Metrics reports its utilisation and waits, PoolAdvice can
+// size it, and ResizePool can apply the size while it runs.
+func WithSQLPool(db *sql.DB) Option {
+	return func(o *Optimizer) {
+		if db != nil {
+			o.appPool = sqlAppPool{db}
+		}
+	}
 }
 
 func newOptimizer(d DSN, opts []Option) *Optimizer {

@@ -93,3 +93,18 @@ func ExampleParseWindow() {
 	// true
 	// false
 }
+
+// The application's database/sql pool, attached so the optimizer measures
+// its waits and can resize it while it runs.
+func ExampleOptimizer_ResizePool() {
+	dir, _ := os.MkdirTemp("", "dbopt-example-")
+	defer os.RemoveAll(dir)
+	db, _ := sql.Open("sqlite", filepath.Join(dir, "shop.db"))
+	defer db.Close()
+	db.SetMaxOpenConns(4)
+	o := dbopt.NewSQLite(db, dbopt.WithSQLPool(db))
+	prev, err := o.ResizePool(8)
+	fmt.Println(prev, db.Stats().MaxOpenConnections, err, o.CanResizePool())
+	// Output:
+	// 4 8 <nil> true
+}

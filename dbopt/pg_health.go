@@ -61,12 +61,12 @@ func (o *Optimizer) pgHealth(ctx context.Context) (*Report, error) {
 // poolCheck reports the application's pool: utilisation now and, from the
 // second call on, a size from Little's law.
 func (o *Optimizer) poolCheck() Check {
-	st := o.appPool.Stat()
+	st := o.appPool.stat()
 	c := Check{Name: "connection_pool", Status: StatusOK}
-	util := float64(st.AcquiredConns()) / float64(max(st.MaxConns(), 1))
-	c.Summary = fmt.Sprintf("%d of %d connections in use, %d acquires found no idle connection", st.AcquiredConns(), st.MaxConns(), st.EmptyAcquireCount())
+	util := float64(st.inUse) / float64(max(st.maxConns, 1))
+	c.Summary = fmt.Sprintf("%d of %d connections in use, %d acquires found no idle connection", st.inUse, st.maxConns, st.emptyAcquire)
 	if adv, ok := o.PoolAdvice(); ok {
-		c.Summary += fmt.Sprintf("; %.1f busy on average at %.1f acquires/s: size %d recommended", adv.InUse, adv.AcquireRate, adv.Recommended)
+		c.Summary += fmt.Sprintf("; %.1f busy on average: size %d recommended", adv.InUse, adv.Recommended)
 		if adv.Recommended > int(adv.MaxConns) {
 			c.Status = StatusWarning
 			c.Items = []CheckItem{{Object: "pool", Detail: adv.Reason, Value: float64(adv.Recommended), Fix: fmt.Sprintf("MaxConns = %d", adv.Recommended)}}

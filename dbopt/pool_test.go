@@ -25,6 +25,8 @@ func TestPoolAdvice(t *testing.T) {
 		{"idle", poolSnapshot{t: t0}, poolSnapshot{t: t0.Add(time.Second)}, true, 0, 0, 2, 0},
 		{"busy", poolSnapshot{t: t0}, poolSnapshot{t: t0.Add(time.Second), acquires: 1000, busyMs: 25_000}, true, 0, 25, 35, 0},
 		{"no timings", poolSnapshot{t: t0}, poolSnapshot{t: t0.Add(time.Second), acquires: 10}, false, 4, 4, 8, 0},
+		// database/sql counts only the acquires that waited: 5 waited 100 ms in all.
+		{"database/sql", poolSnapshot{t: t0, acquires: -1}, poolSnapshot{t: t0.Add(time.Second), acquires: -1, emptyAcquire: 5, acquireWait: 100 * time.Millisecond, busyMs: 1000}, true, 0, 1, 3, 20},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -120,6 +120,7 @@ func (o *Optimizer) sqliteMetrics(ctx context.Context) ([]metrics.Sample, error)
 		}
 		out = append(out, metrics.Sample{Name: MetricQueryP95Ms, Value: p95, Unit: metrics.UnitMilliseconds, Time: now})
 	}
+	out = append(out, o.poolSamples(now)...)
 	return out, nil
 }
 

@@ -51,7 +51,8 @@
 //     "select") and who started them.
 //   - Detached DOM references become maps used as caches without bounds or
 //     expiry, and slices re-sliced from huge arrays. Seen as a heap leak
-//     named at the insert site.
+//     named at the insert site. The browser's own detached nodes are
+//     counted in Chromium by webopt/audit's DetachedDOM.
 //   - Circular references do not leak in Go: the collector frees cycles.
 //     What stays is reachability from a global, a long-lived registry or a
 //     goroutine's stack, which the heap diff attributes.

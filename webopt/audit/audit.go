@@ -251,12 +251,13 @@ func throttleNetwork(ctx context.Context, t *chromedp.Target) error {
 	return nil
 }
 
-func runOnce(parent context.Context, bin, pageURL string, opts Options) (RunResult, error) {
+// startBrowser starts a headless Chromium with an empty profile and
+// returns its context and what stops it and removes the profile.
+func startBrowser(parent context.Context, bin string, opts Options) (context.Context, func(), error) {
 	dir, err := os.MkdirTemp("", "perfengine-audit-")
 	if err != nil {
-		return RunResult{}, fmt.Errorf("create profile dir: %w", err)
+		return nil, nil, fmt.Errorf("create profile dir: %w", err)
 	}
-	defer os.RemoveAll(dir)
 	flags := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
 		chromedp.UserDataDir(dir),
@@ -279,14 +280,27 @@ func runOnce(parent context.Context, bin, pageURL string, opts Options) (RunResu
 		flags = append(flags, chromedp.IgnoreCertErrors)
 	}
 	actx, cancelA := chromedp.NewExecAllocator(parent, flags...)
-	defer cancelA()
 	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
+	stop := func() {
+		cancelB()
+		cancelA()
+		os.RemoveAll(dir)
+	}
 	// Start the browser on a context without deadline: a timeout on the
 	// first Run would bound the browser's life, not the run.
 	if err := chromedp.Do(bctx); err != nil {
-		return RunResult{}, fmt.Errorf("start %s: %w", bin, err)
+		stop()
+		return nil, nil, fmt.Errorf("start %s: %w", bin, err)
 	}
+	return bctx, stop, nil
+}
+
+func runOnce(parent context.Context, bin, pageURL string, opts Options) (RunResult, error) {
+	bctx, stop, err := startBrowser(parent, bin, opts)
+	if err != nil {
+		return RunResult{}, err
+	}
+	defer stop()
 	ctx, cancel := context.WithTimeout(bctx, opts.Timeout)
 	defer cancel()
 

@@ -26,7 +26,7 @@ type appPool interface {
 	// stat returns the counters since the pool was made and the pool's
 	// size and connections in use now.
 	stat() (s poolStat)
-	// resize sets the pool's size; errPoolFixed when the pool cannot
+	// resize sets the pool's size; ErrPoolFixed when the pool cannot
 	// change it while running.
 	resize(n int) error
 }

@@ -166,10 +166,15 @@ func (c *Cache) build(e *Entry) {
 		}
 	}
 	e.setVariants(bodies, compressible, c.hidden)
-	if e.packed == nil && c.cfg.PackAbove > 0 && e.part == nil && e.bodyLen >= c.cfg.PackAbove && e.hasCoding() {
+	switch {
+	case e.packed == nil && c.cfg.PackAbove > 0 && e.part == nil && e.bodyLen >= c.cfg.PackAbove && e.hasCoding():
 		if packed := pack(e.Body); packed != nil {
 			e.packed, e.Body = packed, nil
 		}
+	case e.packed != nil && !e.hasCoding():
+		// Read packed from the shared backend by a cache that makes no
+		// coding of it: every hit would decompress, so unpack it once.
+		e.Body, e.packed = e.Identity(), nil
 	}
 	e.variants[compress.Identity].body = e.Body
 }

@@ -155,26 +155,7 @@ type Report struct {
 
 // Run audits pageURL: opts.Runs cold loads, one after another.
 func Run(ctx context.Context, pageURL string, opts Options) (*Report, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	u, err := url.Parse(pageURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("audit: %q is not an absolute http(s) URL", pageURL)
-	}
-	if opts.Runs == 0 {
-		opts.Runs = DefaultRuns
-	}
-	if opts.Throttle == "" {
-		opts.Throttle = ThrottleLighthouse
-	}
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.Settle == 0 {
-		opts.Settle = DefaultSettle
-	}
-	bin, err := FindChromium(opts.Chromium)
+	opts, bin, err := prepare(pageURL, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +172,32 @@ func Run(ctx context.Context, pageURL string, opts Options) (*Report, error) {
 	}
 	rep.Summarize()
 	return rep, nil
+}
+
+// prepare checks the options and the page's URL, fills in the defaults
+// and finds the browser.
+func prepare(pageURL string, opts Options) (Options, string, error) {
+	if err := opts.Validate(); err != nil {
+		return opts, "", fmt.Errorf("audit: %w", err)
+	}
+	u, err := url.Parse(pageURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return opts, "", fmt.Errorf("audit: %q is not an absolute http(s) URL", pageURL)
+	}
+	if opts.Runs == 0 {
+		opts.Runs = DefaultRuns
+	}
+	if opts.Throttle == "" {
+		opts.Throttle = ThrottleLighthouse
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Settle == 0 {
+		opts.Settle = DefaultSettle
+	}
+	bin, err := FindChromium(opts.Chromium)
+	return opts, bin, err
 }
 
 // FindChromium returns the browser binary: path when set, else $CHROMIUM,

@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -40,12 +39,6 @@ type DOMLeaks struct {
 // browser's form of a leak. Nodes that grow with every round are a
 // detached_dom finding naming the retained trees. No throttling applies.
 func DetachedDOM(ctx context.Context, pageURL, interaction string, repeats int, opts Options) (*DOMLeaks, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	if u, err := url.Parse(pageURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("audit: %q is not an absolute http(s) URL", pageURL)
-	}
 	if strings.TrimSpace(interaction) == "" {
 		return nil, fmt.Errorf("audit: no interaction to repeat")
 	}
@@ -55,13 +48,7 @@ func DetachedDOM(ctx context.Context, pageURL, interaction string, repeats int, 
 	if repeats > 100 {
 		return nil, fmt.Errorf("audit: repeats %d: must be in 1..100", repeats)
 	}
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.Settle == 0 {
-		opts.Settle = DefaultSettle
-	}
-	bin, err := FindChromium(opts.Chromium)
+	opts, bin, err := prepare(pageURL, opts)
 	if err != nil {
 		return nil, err
 	}

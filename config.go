@@ -73,6 +73,8 @@ type Config struct {
 	Server      ServerConfig      `yaml:"server" json:"server"`
 	Store       StoreConfig       `yaml:"store" json:"store"`
 	Targets     TargetsConfig     `yaml:"targets" json:"targets,omitempty"`
+	// Custom holds the sections of the modules added with RegisterModule.
+	Custom CustomSections `yaml:"custom,omitempty" json:"custom,omitempty"`
 }
 
 // Thresholds are the warning and critical levels of the key metrics.
@@ -111,13 +113,17 @@ type ModuleToggles struct {
 	Regression bool `yaml:"regression" json:"regression"`
 	// Scaling is the autoscaler (a dry run until autoScaling.enabled).
 	Scaling bool `yaml:"scaling" json:"scaling"`
+	// Custom are the toggles of the modules added with RegisterModule,
+	// written modules.<name> like the others. Set them with SetModule.
+	Custom map[string]bool `yaml:"-" json:"-"`
 }
 
 // DefaultConfig returns the seed's configuration: monitoring on, automatic
 // safe optimizations on, aggressive mode off, a 30 s interval, every module
 // on.
 func DefaultConfig() Config {
-	return Config{
+	custom, toggles := defaultCustom()
+	c := Config{
 		Enabled:            true,
 		AutoOptimize:       true,
 		AggressiveMode:     false,
@@ -142,7 +148,10 @@ func DefaultConfig() Config {
 		AutoScaling: defaultAutoScalingConfig(),
 		Server:      defaultServerConfig(),
 		Store:       defaultStoreConfig(),
+		Custom:      custom,
 	}
+	c.Modules.Custom = toggles
+	return c
 }
 
 // ConfigError is one problem with one field.
@@ -218,6 +227,7 @@ func (c Config) Validate() error {
 	c.Server.validate(&p)
 	c.Store.validate(&p)
 	c.Targets.validate(&p)
+	c.validateCustom(&p)
 	return p.err()
 }
 
@@ -365,7 +375,11 @@ func (c *Config) UnmarshalYAMLBytes(data []byte) error {
 	return nil
 }
 
-var durationType = reflect.TypeOf(Duration(0))
+var (
+	durationType       = reflect.TypeFor[Duration]()
+	customSectionsType = reflect.TypeFor[CustomSections]()
+	moduleTogglesType  = reflect.TypeFor[ModuleToggles]()
+)
 
 // checkDocument walks a generic YAML value alongside the struct type it
 // will decode into and reports, by dotted YAML path, each key the struct
@@ -382,7 +396,7 @@ func checkDocument(p *problems, t reflect.Type, v any, path string) {
 		return
 	}
 	m, ok := v.(map[string]any)
-	if !ok || t.Kind() != reflect.Struct {
+	if !ok || t.Kind() != reflect.Struct && t != customSectionsType {
 		return
 	}
 	join := func(name string) string {
@@ -392,15 +406,25 @@ func checkDocument(p *problems, t reflect.Type, v any, path string) {
 		return path + "." + name
 	}
 	known := map[string]bool{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
+	if t == customSectionsType || t == moduleTogglesType {
+		for _, spec := range registeredCustom() {
+			known[spec.name] = true
+			if sub, ok := m[spec.name]; ok && t == customSectionsType {
+				checkDocument(p, spec.typ, sub, join(spec.name))
+			}
 		}
-		known[name] = true
-		if sub, ok := m[name]; ok {
-			checkDocument(p, f.Type, sub, join(name))
+	}
+	if t.Kind() == reflect.Struct {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			known[name] = true
+			if sub, ok := m[name]; ok {
+				checkDocument(p, f.Type, sub, join(name))
+			}
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(m)) {

@@ -31,11 +31,37 @@ type ConfigKey struct {
 
 	index []int
 	typ   reflect.Type
+	// custom is the custom module the key belongs to: its toggle when
+	// index is nil, else the field of its section at index.
+	custom string
 }
 
 // Value returns the key's value in c.
 func (k ConfigKey) Value(c Config) any {
-	return reflect.ValueOf(c).FieldByIndex(k.index).Interface()
+	v, _ := k.field(&c)
+	return v.Interface()
+}
+
+// field returns the key's value in c, settable, and a commit that stores
+// what was set. A custom module's key lives in a map of c, copied on
+// write, so it is set on a copy that commit puts back.
+func (k ConfigKey) field(c *Config) (v reflect.Value, commit func()) {
+	if k.custom == "" {
+		return reflect.ValueOf(c).Elem().FieldByIndex(k.index), func() {}
+	}
+	if k.index == nil {
+		on := reflect.New(k.typ).Elem()
+		on.SetBool(c.enabled(k.custom))
+		return on, func() { _ = c.Modules.SetModule(k.custom, on.Bool()) }
+	}
+	spec := lookupCustom(k.custom)
+	section := reflect.New(spec.typ).Elem()
+	if cur, ok := c.Custom[k.custom]; ok && reflect.TypeOf(cur) == spec.typ {
+		section.Set(reflect.ValueOf(cur))
+	} else {
+		section.Set(reflect.ValueOf(spec.defaults))
+	}
+	return section.FieldByIndex(k.index), func() { _ = c.SetCustom(k.custom, section.Interface()) }
 }
 
 // seedEnvAliases are the seed's environment variable names. They keep
@@ -87,7 +113,29 @@ var keyReaders = []struct{ prefix, reader string }{
 	{"targets", "daemon: the services and databases it watches"},
 }
 
-var configKeys = sync.OnceValue(func() []ConfigKey {
+// configKeys lists the built-in keys, then those of the registered custom
+// modules: each one's toggle and the leaves of its section.
+func configKeys() []ConfigKey {
+	specs := registeredCustom()
+	if len(specs) == 0 {
+		return builtinConfigKeys()
+	}
+	keys := slices.Clone(builtinConfigKeys())
+	for _, spec := range specs {
+		reader := "custom module " + spec.name
+		keys = append(keys, ConfigKey{Path: "modules." + spec.name, Env: envName("modules." + spec.name),
+			ReadBy: "engine: whether " + reader + " runs", typ: reflect.TypeFor[bool](), custom: spec.name})
+		var section []ConfigKey
+		walkConfigKeys(spec.typ, nil, "custom."+spec.name, &section)
+		for _, k := range section {
+			k.custom, k.ReadBy = spec.name, reader
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+var builtinConfigKeys = sync.OnceValue(func() []ConfigKey {
 	var keys []ConfigKey
 	walkConfigKeys(reflect.TypeOf(Config{}), nil, "", &keys)
 	aliases := map[string][]string{}
@@ -127,8 +175,8 @@ func walkConfigKeys(t reflect.Type, index []int, prefix string, keys *[]ConfigKe
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" || !f.IsExported() {
-			continue
+		if name == "" || name == "-" || !f.IsExported() || f.Type == customSectionsType {
+			continue // custom sections are walked for each registered module
 		}
 		path := name
 		if prefix != "" {
@@ -172,7 +220,15 @@ func envName(path string) string {
 // setFromString parses v as the key's type and stores it in c. Strings are
 // taken as written, lists and maps as YAML flow syntax ("[a, b]").
 func (k ConfigKey) setFromString(c *Config, v string) error {
-	dst := reflect.ValueOf(c).Elem().FieldByIndex(k.index)
+	dst, commit := k.field(c)
+	if err := k.parse(dst, v); err != nil {
+		return err
+	}
+	commit()
+	return nil
+}
+
+func (k ConfigKey) parse(dst reflect.Value, v string) error {
 	switch {
 	case k.typ == durationType:
 		var d Duration
@@ -342,12 +398,11 @@ func redactValue(v string) string {
 
 // redactSecrets blanks every secret key of c for display.
 func redactSecrets(c Config) Config {
-	v := reflect.ValueOf(&c).Elem()
 	for _, k := range configKeys() {
 		if !k.Secret {
 			continue
 		}
-		f := v.FieldByIndex(k.index)
+		f, commit := k.field(&c)
 		switch f.Kind() {
 		case reflect.String:
 			f.SetString(redactValue(f.String()))
@@ -360,6 +415,7 @@ func redactSecrets(c Config) Config {
 				f.Set(out)
 			}
 		}
+		commit()
 	}
 	return c
 }

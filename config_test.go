@@ -223,6 +223,7 @@ func FuzzConfigYAML(f *testing.F) {
 	f.Add([]byte("modules: {database: false}\nalerts: {webhookURL: 'http://x'}\n"))
 	f.Add([]byte("- [}\n"))
 	f.Add([]byte("targets: !0 00\n"))
+	f.Add([]byte("modules: {counter: yes, cacheWarmer: 1}\ncustom: {counter: {step: 3, secret: s}, cacheWarmer: {paths: [x], timeout: 3}, nosuch: {}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := DefaultConfig()
 		if err := c.UnmarshalYAMLBytes(data); err != nil {
@@ -242,6 +243,8 @@ func FuzzConfigEnv(f *testing.F) {
 	f.Add("PERFENGINE_TARGETS", "[{name: web, type: http, url: x}]")
 	f.Add("PERFENGINE_REGRESSION_ROLLBACK_COMMAND", "[a, {b: c}]")
 	f.Add("PERFENGINE_DATABASE_DSN_FILE", "/nonexistent")
+	f.Add("PERFENGINE_CUSTOM_COUNTER_STEP", "-3")
+	f.Add("PERFENGINE_MODULES_COUNTER", "maybe")
 	f.Fuzz(func(t *testing.T, key, value string) {
 		c := DefaultConfig()
 		before := c

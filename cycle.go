@@ -120,7 +120,13 @@ func (c Config) enabled(name string) bool {
 	case "scaling":
 		return c.Modules.Scaling
 	}
-	return true
+	if on, ok := c.Modules.Custom[name]; ok {
+		return on
+	}
+	if spec := lookupCustom(name); spec != nil {
+		return spec.on
+	}
+	return true // a module the application registered, without a toggle
 }
 
 // cycle is one turn of the loop: collect, evaluate, recommend, act, record,

@@ -34,6 +34,15 @@
 //	defer eng.Stop(context.Background())
 //	fmt.Println(eng.Summary().Status)
 //
+// # Modules of your own
+//
+// A Module is four methods: Name, Collect, Recommend, Apply. Pass one to
+// New with WithModules, or add it to a running engine with Register. To
+// give it configuration, declare it with RegisterModule from an init
+// function: it then has a toggle (modules.<name>) and a typed section
+// (custom.<name>) that the strict loader checks, the environment sets and
+// UpdateConfig applies, like the built-in ones.
+//
 // Each optimizer is also a library of its own: see the packages dbopt,
 // apiopt, memopt, netopt, regress and loadtest.
 package perfengine

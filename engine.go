@@ -117,7 +117,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		cfg:      cfg,
+		cfg:      cfg.ownMaps(),
 		now:      time.Now,
 		series:   metrics.NewSet(seriesCapacity),
 		book:     newActionBook(),
@@ -216,7 +216,7 @@ func (e *Engine) add(m Module) error {
 func (e *Engine) Config() Config {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.cfg
+	return e.cfg.ownMaps()
 }
 
 // Store returns the store the engine records to; nil before Start.

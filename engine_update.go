@@ -32,6 +32,7 @@ func (e *Engine) UpdateConfig(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	cfg = cfg.ownMaps()
 	e.life.Lock()
 	defer e.life.Unlock()
 	e.mu.Lock()

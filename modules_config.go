@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 )
 
 // moduleBuilder is how the engine builds one optimizer module from its
@@ -19,12 +20,15 @@ type moduleBuilder struct {
 	// change in it means a rebuild or a reconfigure.
 	section func(Config) any
 	build   func(e *Engine, c Config) (Module, error)
+	// reconfigure, when set, applies a changed section to the built module
+	// in place; handled false means the module cannot and is rebuilt.
+	reconfigure func(m Module, c Config) (handled bool, err error)
 }
 
-// builders are the modules the configuration alone can build. The API,
+// builtinBuilders are the built-in modules the configuration alone can build. The API,
 // network and browser modules live inside the application (a middleware,
 // an http.Client), so the application builds and passes them.
-var builders = []moduleBuilder{
+var builtinBuilders = []moduleBuilder{
 	{
 		name:    "database",
 		can:     func(c Config) bool { return c.Database.DSN != "" },
@@ -68,6 +72,11 @@ var builders = []moduleBuilder{
 	},
 }
 
+// builders are the built-in builders, then those of the custom modules.
+func builders() []moduleBuilder {
+	return append(slices.Clip(builtinBuilders), customBuilders()...)
+}
+
 // outboundClient is the client of the network module, when one is
 // registered and turned on: the engine's own requests (alert webhooks, the
 // rollback webhook) then get its pooling, retries and per-host figures.
@@ -88,7 +97,7 @@ func (e *Engine) outboundClient() *http.Client {
 // for the modules the application builds, so UpdateConfig can tell when it
 // cannot apply a change to them.
 func sectionOf(name string, c Config) (any, bool) {
-	for _, b := range builders {
+	for _, b := range builders() {
 		if b.name == name {
 			return b.section(c), true
 		}
@@ -110,12 +119,23 @@ type reconfigurer interface {
 	reconfigureFrom(c Config) error
 }
 
+// reconfigureIn applies cfg to the built module m in place, when it can.
+func (b moduleBuilder) reconfigureIn(m Module, cfg Config) (handled bool, err error) {
+	if b.reconfigure != nil {
+		return b.reconfigure(m, cfg)
+	}
+	if r, ok := m.(reconfigurer); ok {
+		return true, r.reconfigureFrom(cfg)
+	}
+	return false, nil
+}
+
 func (m *RegressionModule) reconfigureFrom(c Config) error { return m.reconfigure(c.Regression) }
 
 // addConfigured adds the optimizer modules that the configuration alone can
 // build, for those turned on and not given by WithModules.
 func (e *Engine) addConfigured(cfg Config, given map[string]bool) error {
-	for _, b := range builders {
+	for _, b := range builders() {
 		if !cfg.enabled(b.name) || !b.can(cfg) || given[b.name] {
 			continue
 		}
@@ -139,7 +159,7 @@ func (e *Engine) addConfigured(cfg Config, given map[string]bool) error {
 // when the application did. It runs under e.life.
 func (e *Engine) reconcileModules(ctx context.Context, old, cfg Config) []error {
 	var errs []error
-	for _, b := range builders {
+	for _, b := range builders() {
 		ms := e.module(b.name)
 		switch {
 		case ms == nil && cfg.enabled(b.name) && b.can(cfg):
@@ -159,8 +179,8 @@ func (e *Engine) reconcileModules(ctx context.Context, old, cfg Config) []error 
 			delete(e.built, b.name)
 			e.log.Info("module removed by configuration", "name", b.name)
 		case ms != nil && e.built[b.name] && !reflect.DeepEqual(b.section(old), b.section(cfg)):
-			if r, ok := ms.m.(reconfigurer); ok {
-				if err := r.reconfigureFrom(cfg); err != nil {
+			if handled, err := b.reconfigureIn(ms.m, cfg); handled {
+				if err != nil {
 					errs = append(errs, fmt.Errorf("reconfigure %s module: %w", b.name, err))
 				} else {
 					e.log.Info("module reconfigured in place", "name", b.name)

@@ -81,7 +81,8 @@ type TaskResult struct {
 
 // MaintenancePlan lists the tasks the database needs now: on PostgreSQL,
 // VACUUM (ANALYZE) for tables past the dead-tuple thresholds and ANALYZE
-// for tables with stale statistics; on SQLite, PRAGMA optimize, VACUUM of a
+// for tables with stale statistics; on SQLite, ANALYZE of each indexed table
+// without statistics, VACUUM of a
 // large freelist and a checkpoint of a large WAL.
 func (o *Optimizer) MaintenancePlan(ctx context.Context) ([]Task, error) {
 	if err := o.ready(); err != nil {
@@ -120,7 +121,12 @@ func (o *Optimizer) sqlitePlanTasks(ctx context.Context) ([]Task, error) {
 		}
 		switch c.Name {
 		case "analyze":
-			out = append(out, Task{Kind: TaskAnalyze, Table: "main", Statement: "PRAGMA optimize", Reason: c.Summary})
+			// One ANALYZE per table: PRAGMA optimize looks only at the
+			// tables its own connection queried, which on a pool is seldom
+			// the connection that runs it, and so it often does nothing.
+			for _, it := range c.Items {
+				out = append(out, Task{Kind: TaskAnalyze, Table: it.Object, Statement: it.Fix, Reason: it.Detail})
+			}
 		case "vacuum":
 			out = append(out, Task{Kind: TaskVacuum, Table: "main", Statement: c.Items[0].Fix, Reason: c.Summary})
 		case "wal_checkpoint":
@@ -145,8 +151,14 @@ func (o *Optimizer) RunMaintenance(ctx context.Context, t Task, w Window) (TaskR
 	}
 	var stmt string
 	switch {
-	case o.dsn.Kind == KindSQLite && t.Kind == TaskAnalyze:
+	case o.dsn.Kind == KindSQLite && t.Kind == TaskAnalyze && (t.Table == "" || t.Table == "main"):
 		stmt = "PRAGMA optimize"
+	case o.dsn.Kind == KindSQLite && t.Kind == TaskAnalyze:
+		var name string
+		if err := o.db.QueryRowContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`, t.Table).Scan(&name); err != nil {
+			return res, fmt.Errorf("maintenance: table %q does not exist", t.Table)
+		}
+		stmt = "ANALYZE " + quoteIdent(name)
 	case o.dsn.Kind == KindSQLite && t.Kind == TaskVacuum:
 		stmt = "VACUUM"
 	case o.dsn.Kind == KindSQLite && t.Kind == TaskCheckpoint:

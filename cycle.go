@@ -165,12 +165,14 @@ func (e *Engine) cycle(ctx context.Context) {
 	if e.log.Enabled(ctx, slog.LevelDebug) {
 		e.logEvaluation(keep, cfg, status, violations, latest)
 	}
+	snap := Snapshot{Time: now, Status: status, Latest: latest, Config: cfg}
+	e.recommend(ctx, cfg, snap, mods)
+	// The findings of this cycle's recommendations raise the status now,
+	// not a cycle later.
+	status = e.eval.raise(now, statusCauses(cfg, mods))
 	if status != prev {
 		e.statusChanged(now, prev, status, mods)
 	}
-
-	snap := Snapshot{Time: now, Status: status, Latest: latest, Config: cfg}
-	e.recommend(ctx, cfg, snap, mods)
 	if ctx.Err() != nil {
 		// Stopping: an action applied now would fail on the cancelled
 		// context and be recorded as failed; the next start resumes.
@@ -180,7 +182,7 @@ func (e *Engine) cycle(ctx context.Context) {
 	e.applyByPolicy(ctx, cfg)
 	e.compact(keep, now)
 	e.publish(now)
-	e.putAlerts(keep, now, status, violations, e.summary.load().Summary)
+	e.putAlerts(keep, now, status, e.summary.load().Summary)
 }
 
 func (e *Engine) collect(ctx context.Context, now time.Time, cfg Config, mods []*moduleState) []metrics.Sample {

@@ -10,7 +10,11 @@ import (
 
 // Summary is the engine's report, served from memory.
 type Summary struct {
-	Status  Status    `json:"status"`
+	Status Status `json:"status"`
+	// Causes say what holds the status at its level, worst first: the
+	// thresholds crossed, the findings about the service and the modules
+	// failing again and again that raised it.
+	Causes  []Cause   `json:"causes"`
 	Time    time.Time `json:"time"`
 	Version string    `json:"version,omitempty"`
 	// Metrics maps series keys to their newest value.

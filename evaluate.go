@@ -2,6 +2,7 @@ package perfengine
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -61,6 +62,53 @@ type evaluator struct {
 	current     Status
 	violations  []Violation
 	since       time.Time
+
+	// The level the findings hold the status at, and the findings that
+	// set it. It rises at once and falls only after findingCalmCycles
+	// cycles below it, the findings' own hysteresis: a finding that
+	// blinks out for a cycle does not flap the status.
+	findingLevel  Status
+	findingCauses []Cause
+	findingCalm   int
+}
+
+// findingCalmCycles is how many cycles in a row the findings must stay
+// below the level they set before the status falls with them.
+const findingCalmCycles = 2
+
+// Cause is one thing that holds the status where it is: a threshold
+// crossed, a finding about the service, or a module that keeps failing.
+type Cause struct {
+	Level Status `json:"level"`
+	// Kind is "threshold", "finding" or "module".
+	Kind string `json:"kind"`
+	// Source is "engine" for a threshold, else the module.
+	Source string `json:"source"`
+	// Subject is the metric, the finding's subject, or the module.
+	Subject string `json:"subject"`
+	Detail  string `json:"detail"`
+}
+
+// Cause kinds.
+const (
+	CauseThreshold = "threshold"
+	CauseFinding   = "finding"
+	CauseModule    = "module"
+)
+
+func (c Cause) String() string {
+	if c.Kind == CauseThreshold {
+		return c.Detail
+	}
+	return c.Source + ": " + c.Detail
+}
+
+func violationCauses(vs []Violation) []Cause {
+	out := make([]Cause, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, Cause{Level: v.Level, Kind: CauseThreshold, Source: "engine", Subject: v.Metric, Detail: v.String()})
+	}
+	return out
 }
 
 func newEvaluator(t Thresholds) *evaluator {
@@ -113,11 +161,51 @@ func (ev *evaluator) evaluate(now time.Time, latest map[string]float64) (Status,
 		}
 		overall = worse(overall, lvl)
 	}
-	if overall != ev.current {
+	ev.violations = vs
+	return ev.settle(now, worse(overall, ev.findingLevel)), vs
+}
+
+func (ev *evaluator) settle(now time.Time, s Status) Status {
+	if s != ev.current {
 		ev.since = now
 	}
-	ev.current, ev.violations = overall, vs
-	return overall, vs
+	ev.current = s
+	return s
+}
+
+// raise lifts the status to the worst of the causes that findings and
+// failing modules give, with their hysteresis, and returns the status.
+func (ev *evaluator) raise(now time.Time, causes []Cause) Status {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	level := StatusHealthy
+	for _, c := range causes {
+		level = worse(level, c.Level)
+	}
+	switch {
+	case level.rank() >= ev.findingLevel.rank():
+		ev.findingLevel, ev.findingCauses, ev.findingCalm = level, causes, 0
+	case ev.findingCalm+1 >= findingCalmCycles:
+		ev.findingLevel, ev.findingCauses, ev.findingCalm = level, causes, 0
+	default:
+		ev.findingCalm++
+	}
+	threshold := StatusHealthy
+	for _, v := range ev.violations {
+		threshold = worse(threshold, v.Level)
+	}
+	return ev.settle(now, worse(threshold, ev.findingLevel))
+}
+
+// causes lists what holds the status at its level, worst first: the
+// thresholds crossed and the findings that raised it.
+func (ev *evaluator) causes() []Cause {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	out := append(violationCauses(ev.violations), ev.findingCauses...)
+	out = slices.DeleteFunc(out, func(c Cause) bool { return c.Level == StatusHealthy })
+	slices.SortStableFunc(out, func(a, b Cause) int { return b.Level.rank() - a.Level.rank() })
+	return out
 }
 
 // levelHigher grades a value where higher is worse, entering a level at its

@@ -128,6 +128,11 @@ type Finding struct {
 	Subject string `json:"subject,omitempty"`
 	// Target is the daemon target the finding concerns, if any.
 	Target string `json:"target,omitempty"`
+	// Advice marks a finding about the setup (an index to add, statistics
+	// to gather, space to reclaim) rather than a sign that the service is
+	// unwell now: it is listed and alerted, but does not raise the status
+	// as a warning or critical finding otherwise does.
+	Advice bool `json:"advice,omitempty"`
 }
 
 // Snapshot is what a module sees when asked for recommendations.

@@ -56,6 +56,17 @@ var (
 	_ Starter  = (*DatabaseModule)(nil)
 )
 
+// databaseAdvice are the health checks whose findings are advice about the
+// schema and housekeeping, not signs of trouble now: slow statements and a
+// saturated pool are trouble, a missing index or stale statistics advice.
+var databaseAdvice = map[string]bool{
+	// SQLite
+	"analyze": true, "vacuum": true, "wal_checkpoint": true, "full_scans": true,
+	// PostgreSQL
+	"vacuum_analyze": true, "missing_indexes": true, "unused_indexes": true, "duplicate_indexes": true,
+	"invalid_indexes": true, "table_bloat": true, "index_bloat": true,
+}
+
 // NewDatabaseModule wraps an optimizer the caller built and closes; opt
 // may be nil and attached later with Attach (a service that opens its
 // database after wiring the engine).
@@ -396,7 +407,8 @@ func healthFindings(r *dbopt.Report, now time.Time) []Finding {
 			}
 			detail = append(detail, d)
 		}
-		out = append(out, Finding{Module: "database", Kind: c.Name, Severity: sev, Title: c.Summary, Detail: strings.Join(detail, "\n"), Time: now, Subject: c.Name})
+		out = append(out, Finding{Module: "database", Kind: c.Name, Severity: sev, Title: c.Summary, Detail: strings.Join(detail, "\n"),
+			Time: now, Subject: c.Name, Advice: databaseAdvice[c.Name]})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == SeverityCritical && out[j].Severity != SeverityCritical })
 	return out

@@ -61,8 +61,8 @@ func (e *Engine) dispatcher() *alert.Dispatcher {
 // putAlerts tells the dispatcher what fires now, as Prometheus tells
 // Alertmanager: every cycle, each alert with its figures; what stopped
 // firing is put resolved. Transitions are recorded in the store.
-func (e *Engine) putAlerts(ctx context.Context, now time.Time, status Status, violations []Violation, sum Summary) {
-	active := e.activeAlerts(now, status, violations, sum)
+func (e *Engine) putAlerts(ctx context.Context, now time.Time, status Status, sum Summary) {
+	active := e.activeAlerts(now, status, sum)
 	current := map[uint64]store.Alert{}
 	for _, a := range active {
 		current[alert.Fingerprint(alert.LabelSet(a))] = a
@@ -114,15 +114,15 @@ func (e *Engine) recordAlert(ctx context.Context, a store.Alert) {
 // status, warning and critical findings, and actions that failed or wait
 // for approval. Each says what happened, the figure against its
 // threshold, and what to do.
-func (e *Engine) activeAlerts(now time.Time, status Status, violations []Violation, sum Summary) []store.Alert {
+func (e *Engine) activeAlerts(now time.Time, status Status, sum Summary) []store.Alert {
 	var out []store.Alert
 	if status != StatusHealthy {
-		out = append(out, statusAlert(now, "", status, violations, sum.Recommendations))
+		out = append(out, statusAlert(now, "", status, sum.Causes, sum.Recommendations))
 	}
 	if tm := e.targetsModule(); tm != nil {
 		for _, t := range tm.Targets() {
 			if t.Status != StatusHealthy {
-				out = append(out, statusAlert(now, t.Name, t.Status, t.Violations, nil))
+				out = append(out, statusAlert(now, t.Name, t.Status, violationCauses(t.Violations), nil))
 			}
 		}
 	}
@@ -167,9 +167,9 @@ func (e *Engine) activeAlerts(now time.Time, status Status, violations []Violati
 	return out
 }
 
-// statusAlert says which thresholds are crossed, by how much, and what
-// the engine recommends.
-func statusAlert(now time.Time, target string, status Status, violations []Violation, recs []Recommendation) store.Alert {
+// statusAlert says what holds the status (thresholds crossed and by how
+// much, findings) and what the engine recommends.
+func statusAlert(now time.Time, target string, status Status, causes []Cause, recs []Recommendation) store.Alert {
 	sev := SeverityWarning
 	if status == StatusCritical {
 		sev = SeverityCritical
@@ -179,16 +179,16 @@ func statusAlert(now time.Time, target string, status Status, violations []Viola
 		title = "target " + target + " status " + string(status)
 	}
 	var b strings.Builder
-	for i, v := range violations {
+	for i, c := range causes {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		b.WriteString(v.String())
+		b.WriteString(c.String())
 	}
-	if len(violations) > 0 {
-		title += ": " + violations[0].String()
-		if len(violations) > 1 {
-			title += fmt.Sprintf(" and %d more", len(violations)-1)
+	if len(causes) > 0 {
+		title += ": " + causes[0].String()
+		if len(causes) > 1 {
+			title += fmt.Sprintf(" and %d more", len(causes)-1)
 		}
 	}
 	recs = slices.Clone(recs)

@@ -1,6 +1,8 @@
 package perfengine
 
 import (
+	"cmp"
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -31,6 +33,7 @@ func (c *summaryCache) load() *published {
 func (s Summary) clone() Summary {
 	s.Metrics = maps.Clone(s.Metrics)
 	s.Violations = slices.Clone(s.Violations)
+	s.Causes = slices.Clone(s.Causes)
 	s.Optimizations = cloneActions(s.Optimizations)
 	s.Recommendations = slices.Clone(s.Recommendations)
 	s.Findings = slices.Clone(s.Findings)
@@ -91,6 +94,45 @@ func (e *Engine) publish(now time.Time) {
 	}
 	recs = append(recs, e.eval.advice()...)
 
+	findings := reportedFindings(cfg, mods)
+
+	// Empty lists are [] in JSON, not null: clients iterate them.
+	violations := e.eval.currentViolations()
+	if violations == nil {
+		violations = []Violation{}
+	}
+	if optimizations == nil {
+		optimizations = []Action{}
+	}
+	if recs == nil {
+		recs = []Recommendation{}
+	}
+	if findings == nil {
+		findings = []Finding{}
+	}
+	e.summary.p.Store(&published{
+		Summary: Summary{
+			Status:          e.eval.status(),
+			Causes:          e.eval.causes(),
+			Time:            now,
+			Version:         cfg.Version,
+			Metrics:         latest,
+			Violations:      violations,
+			Optimizations:   optimizations,
+			Recommendations: recs,
+			Findings:        findings,
+			Modules:         e.moduleStatuses(),
+			Scaling:         e.scalingSummary(cfg),
+			Alerting:        e.alertingSummary(),
+			Vitals:          e.vitals(cfg),
+		},
+		samples: samples,
+	})
+}
+
+// reportedFindings gathers the findings of the modules turned on, worst
+// first.
+func reportedFindings(cfg Config, mods []*moduleState) []Finding {
 	var findings []Finding
 	for _, ms := range mods {
 		r, ok := ms.m.(Reporter)
@@ -110,38 +152,36 @@ func (e *Engine) publish(now time.Time) {
 	sort.SliceStable(findings, func(i, j int) bool {
 		return severityRank(findings[i].Severity) > severityRank(findings[j].Severity)
 	})
+	return findings
+}
 
-	// Empty lists are [] in JSON, not null: clients iterate them.
-	violations := e.eval.currentViolations()
-	if violations == nil {
-		violations = []Violation{}
+// moduleFailingAfter is how many collections in a row a module must fail
+// before it holds the status at warning.
+const moduleFailingAfter = 3
+
+// statusCauses are what, besides the thresholds, holds the status up: each
+// warning or critical finding about the service itself (a daemon target's
+// findings are that target's; advice is not trouble) and each module
+// failing again and again.
+func statusCauses(cfg Config, mods []*moduleState) []Cause {
+	var out []Cause
+	for _, f := range reportedFindings(cfg, mods) {
+		if f.Target != "" || f.Advice || f.Severity == SeverityInfo {
+			continue
+		}
+		level := StatusWarning
+		if f.Severity == SeverityCritical {
+			level = StatusCritical
+		}
+		out = append(out, Cause{Level: level, Kind: CauseFinding, Source: f.Module, Subject: cmp.Or(f.Subject, f.Kind), Detail: f.Title})
 	}
-	if optimizations == nil {
-		optimizations = []Action{}
+	for _, ms := range mods {
+		if st := ms.status(); st.Failures >= moduleFailingAfter {
+			out = append(out, Cause{Level: StatusWarning, Kind: CauseModule, Source: ms.name, Subject: ms.name,
+				Detail: fmt.Sprintf("%d collections in a row failed: %s", st.Failures, st.LastError)})
+		}
 	}
-	if recs == nil {
-		recs = []Recommendation{}
-	}
-	if findings == nil {
-		findings = []Finding{}
-	}
-	e.summary.p.Store(&published{
-		Summary: Summary{
-			Status:          e.eval.status(),
-			Time:            now,
-			Version:         cfg.Version,
-			Metrics:         latest,
-			Violations:      violations,
-			Optimizations:   optimizations,
-			Recommendations: recs,
-			Findings:        findings,
-			Modules:         e.moduleStatuses(),
-			Scaling:         e.scalingSummary(cfg),
-			Alerting:        e.alertingSummary(),
-			Vitals:          e.vitals(cfg),
-		},
-		samples: samples,
-	})
+	return out
 }
 
 func severityRank(s Severity) int {

@@ -54,7 +54,7 @@ func ExampleOptimizer_Health() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "app.db")
 	db, _ := sql.Open("sqlite", path)
-	db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX t_v ON t (v)`)
+	db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX t_v ON t (v); INSERT INTO t (v) VALUES ('a'), ('b')`)
 	db.Close()
 
 	o, _ := dbopt.New("sqlite:" + path)

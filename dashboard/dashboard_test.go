@@ -493,3 +493,17 @@ func TestCheckExposure(t *testing.T) {
 		}
 	}
 }
+
+// TestPageSaysWhatHoldsTheStatus: the header names the threshold (or
+// finding) that holds the status beside its badge.
+func TestPageSaysWhatHoldsTheStatus(t *testing.T) {
+	f := newFixture(t, dashboard.Options{Token: token}, func(c *perfengine.Config) {
+		c.Thresholds.Memory = perfengine.Threshold{Warning: 1e-9, Critical: 1}
+		c.Modules.Memory = false // it would tune GOGC for the pressure
+	})
+	r := f.do(t, "GET", "/", nil, "")
+	i := strings.Index(r.body, `<span id="causes">`)
+	if r.status != 200 || i < 0 || !strings.Contains(r.body[i:min(len(r.body), i+200)], "memory_usage_ratio") {
+		t.Errorf("GET / = %d, want the memory threshold named beside the status:\n%.2000s", r.status, r.body)
+	}
+}

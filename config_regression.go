@@ -15,6 +15,9 @@ const (
 	DefaultRegressionCooldown    = 30 * time.Minute
 	DefaultRegressionWarmup      = 20
 	DefaultRollbackTarget        = "previous"
+	DefaultBaselineAfter         = 15 * time.Minute
+	DefaultReleaseWarmup         = 2
+	DefaultReleaseMinRequests    = 100
 )
 
 // RegressionConfig configures the regression detector.
@@ -50,6 +53,42 @@ type RegressionConfig struct {
 	// default 20, enough to see how often a slow request lands in an
 	// interval.
 	Warmup int `yaml:"warmup" json:"warmup"`
+	// AutoBaseline saves each release's baseline by itself, once it has
+	// served BaselineAfter of traffic without a regression; on by default.
+	// A new release is judged against the previous release's baseline, and
+	// a rollback returns to it.
+	AutoBaseline bool `yaml:"autoBaseline" json:"autoBaseline"`
+	// BaselineAfter is how long a release serves traffic, without a
+	// regression, before its baseline is saved; default 15m.
+	BaselineAfter Duration `yaml:"baselineAfter" json:"baselineAfter"`
+	// ReleaseWarmup is how many monitoring intervals a new release runs
+	// before it is judged or rolled back; default 2.
+	ReleaseWarmup int `yaml:"releaseWarmup" json:"releaseWarmup"`
+	// ReleaseMinRequests is how many requests a new release serves before
+	// it is judged or rolled back, when the service reports its
+	// throughput; default 100.
+	ReleaseMinRequests int `yaml:"releaseMinRequests" json:"releaseMinRequests"`
+}
+
+func (c RegressionConfig) baselineAfter() time.Duration {
+	if c.BaselineAfter <= 0 {
+		return DefaultBaselineAfter
+	}
+	return c.BaselineAfter.D()
+}
+
+func (c RegressionConfig) releaseWarmup() int {
+	if c.ReleaseWarmup <= 0 {
+		return DefaultReleaseWarmup
+	}
+	return c.ReleaseWarmup
+}
+
+func (c RegressionConfig) releaseMinRequests() int {
+	if c.ReleaseMinRequests <= 0 {
+		return DefaultReleaseMinRequests
+	}
+	return c.ReleaseMinRequests
 }
 
 func defaultRegressionConfig() RegressionConfig {
@@ -59,6 +98,10 @@ func defaultRegressionConfig() RegressionConfig {
 		RollbackCooldown:    Duration(DefaultRegressionCooldown),
 		RollbackTo:          DefaultRollbackTarget,
 		Warmup:              DefaultRegressionWarmup,
+		AutoBaseline:        true,
+		BaselineAfter:       Duration(DefaultBaselineAfter),
+		ReleaseWarmup:       DefaultReleaseWarmup,
+		ReleaseMinRequests:  DefaultReleaseMinRequests,
 	}
 }
 
@@ -76,6 +119,15 @@ func (c RegressionConfig) validate(p *problems) {
 	}
 	if c.Warmup != 0 && (c.Warmup < 3 || c.Warmup > 10000) {
 		p.add("regression.warmup", c.Warmup, "must be between 3 and 10000 (0: default 20)")
+	}
+	if c.BaselineAfter < 0 || c.BaselineAfter.D() > 30*24*time.Hour {
+		p.add("regression.baselineAfter", c.BaselineAfter, "must be between 0 (default 15m) and 720h")
+	}
+	if c.ReleaseWarmup < 0 || c.ReleaseWarmup > 10000 {
+		p.add("regression.releaseWarmup", c.ReleaseWarmup, "must be between 0 (default 2) and 10000")
+	}
+	if c.ReleaseMinRequests < 0 {
+		p.add("regression.releaseMinRequests", c.ReleaseMinRequests, "must not be negative (0: default 100)")
 	}
 	if len(c.RollbackCommand) > 0 && c.RollbackCommand[0] == "" {
 		p.add("regression.rollbackCommand", c.RollbackCommand, "must name a program first")

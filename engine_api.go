@@ -30,6 +30,10 @@ type Summary struct {
 	// Scaling is the autoscaler's current and desired instances and the
 	// reason; nil when the scaling module is off.
 	Scaling *ScalingSummary `json:"scaling,omitempty"`
+	// Release is the running release as the regression module sees it:
+	// its baseline, the release before, the verdict against it and why a
+	// rollback was or was not proposed; nil without the module.
+	Release *ReleaseStatus `json:"release,omitempty"`
 	// Alerting is what fires and how each alert channel's deliveries
 	// went; nil before Start.
 	Alerting *AlertingSummary `json:"alerting,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/store"
 )
 
 // Module is one layer the engine watches and optimizes. Each optimizer
@@ -143,4 +144,7 @@ type Snapshot struct {
 	Latest map[string]float64
 	// Config is the engine's configuration at the time.
 	Config Config
+	// Store is the engine's store, for modules that keep what they learn
+	// there (the regression module's baselines); nil without one.
+	Store store.Store
 }

@@ -1,6 +1,7 @@
 package perfengine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,10 @@ type RegressionModule struct {
 	// every alarm since start.
 	findings map[string]Finding
 	applied  int
+	// rel is the running release; rolledBack the pairs (from, to) a
+	// rollback already went between, never proposed again.
+	rel        release
+	rolledBack map[string]bool
 }
 
 var (
@@ -112,7 +117,7 @@ func NewRegressionModule(c RegressionConfig, opts ...RegressionOption) (*Regress
 		Actuator: act, DryRun: c.DryRun, Cooldown: c.RollbackCooldown.D(),
 		Consecutive: c.ConsecutiveFailures, Clock: o.now,
 	})
-	return &RegressionModule{det: det, rb: rb, now: o.now, opts: opts, cfg: c, active: map[string]regress.Alarm{}, findings: map[string]Finding{}, windows: map[string][]float64{}}, nil
+	return &RegressionModule{det: det, rb: rb, now: o.now, opts: opts, cfg: c, active: map[string]regress.Alarm{}, findings: map[string]Finding{}, windows: map[string][]float64{}, rolledBack: map[string]bool{}}, nil
 }
 
 // Detector returns the wrapped detector, for baselines and comparisons.
@@ -245,9 +250,11 @@ func measured(name string, v float64) float64 {
 	return v
 }
 
-// Recommend feeds the snapshot's key series to the detector and proposes a
-// rollback while any of them is regressed.
-func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action, error) {
+// Recommend feeds the snapshot's key series to the detector, judges the
+// running release against the previous one's baseline, saves the
+// release's own baseline once it has run clean long enough, and proposes a
+// rollback while the service is regressed and a rollback can be right.
+func (m *RegressionModule) Recommend(ctx context.Context, snap Snapshot) ([]Action, error) {
 	keys := make([]string, 0, len(snap.Latest))
 	for k := range snap.Latest {
 		if keySeries(k) {
@@ -258,7 +265,8 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 	c := snap.Config.Regression
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.version = versionOf(snap.Config)
+	m.trackRelease(ctx, snap)
+	m.version = m.rel.Version
 	for _, k := range keys {
 		name, _, _ := strings.Cut(k, "{")
 		v := measured(name, snap.Latest[k])
@@ -292,10 +300,11 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 		m.findings[k] = Finding{
 			Module: m.Name(), Kind: FindingRegression, Severity: sev,
 			Title:  fmt.Sprintf("%s changed %+.0f%% (%.4g → %.4g)", k, a.ChangePct, a.MeanBefore, a.MeanAfter),
-			Detail: fmt.Sprintf("live change detector (CUSUM) confirmed a shift %d intervals after it began; version %s", a.Index-a.Start, versionOf(snap.Config)),
+			Detail: fmt.Sprintf("live change detector (CUSUM) confirmed a shift %d intervals after it began; version %s", a.Index-a.Start, cmp.Or(m.rel.Version, "unknown")),
 			Time:   snap.Time, Subject: k, Target: targetOf(k),
 		}
 	}
+	m.judgeRelease(ctx, snap)
 	// A daemon target's regression is that target's finding: rolling back
 	// this process's release would not touch it.
 	var regressed []string
@@ -304,8 +313,15 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 			regressed = append(regressed, k)
 		}
 	}
+	for _, k := range m.rel.worse {
+		if !slices.Contains(regressed, k) {
+			regressed = append(regressed, k)
+		}
+	}
+	m.saveBaseline(ctx, snap, len(regressed) > 0 || len(m.active) > 0)
 	if len(regressed) == 0 {
 		m.streak = 0
+		m.rel.Rollback = "no rollback proposed: no regression"
 		return nil, nil
 	}
 	m.streak++
@@ -313,22 +329,20 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 	if need <= 0 {
 		need = DefaultRegressionConsecutive
 	}
-	if snap.Config.Version == "" {
-		// A rollback of a release nobody named cannot be right: there is
-		// no "from" to leave and no record of what it replaced. The
-		// findings say so instead.
-		for _, k := range regressed {
-			f := m.findings[k]
-			if !strings.Contains(f.Detail, noRollbackUnknownVersion) {
-				f.Detail += "; " + noRollbackUnknownVersion
-				m.findings[k] = f
+	from := m.rel.Version
+	to, why := m.rollbackTarget(c)
+	if to == "" {
+		m.rel.Rollback = why
+		for k, f := range m.findings {
+			if i := strings.Index(f.Detail, "; no rollback"); i >= 0 {
+				f.Detail = f.Detail[:i]
 			}
+			if targetOf(k) == "" {
+				f.Detail += "; " + why
+			}
+			m.findings[k] = f
 		}
 		return nil, nil
-	}
-	from, to := versionOf(snap.Config), c.RollbackTo
-	if to == "" {
-		to = DefaultRollbackTarget
 	}
 	auto := c.AutoRollbackEnabled && m.streak >= need
 	dry := m.rb.DryRun()
@@ -336,6 +350,7 @@ func (m *RegressionModule) Recommend(_ context.Context, snap Snapshot) ([]Action
 	if dry {
 		desc += " (dry run: recorded, not performed)"
 	}
+	m.rel.Rollback = "proposed: " + desc
 	return []Action{{
 		Kind: ActionRollback, Target: from, Description: desc,
 		Impact:      "returns the service to the release before the regression",
@@ -371,6 +386,7 @@ func (m *RegressionModule) Apply(ctx context.Context, a Action) (Result, error) 
 	}
 	m.mu.Lock()
 	m.applied++
+	m.rolledBack[rec.From+"\x00"+rec.To] = true
 	clear(m.active) // the service changes under the detector: judge afresh
 	m.streak = 0
 	m.mu.Unlock()
@@ -412,7 +428,15 @@ func (m *RegressionModule) SaveBaseline(ctx context.Context, st store.Store) (st
 	if err != nil {
 		return "", err
 	}
-	return version, d.CreateBaseline(ctx, version, data)
+	if err := d.CreateBaseline(ctx, version, data); err != nil {
+		return version, err
+	}
+	m.mu.Lock()
+	if m.rel.Version == version {
+		m.rel.BaselineSaved = true
+	}
+	m.mu.Unlock()
+	return version, nil
 }
 
 // JudgeAgainst compares the recent values of every key series with the
@@ -442,10 +466,3 @@ func (m *RegressionModule) Findings() []Finding {
 
 // noRollbackUnknownVersion explains a regression without a rollback.
 const noRollbackUnknownVersion = "no rollback proposed: the running version is unknown (set version or PERFENGINE_VERSION)"
-
-func versionOf(c Config) string {
-	if c.Version != "" {
-		return c.Version
-	}
-	return "unknown"
-}

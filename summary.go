@@ -44,6 +44,10 @@ func (s Summary) clone() Summary {
 		al.Channels = slices.Clone(al.Channels)
 		s.Alerting = &al
 	}
+	if s.Release != nil {
+		r := *s.Release
+		s.Release = &r
+	}
 	if s.Scaling != nil {
 		sc := *s.Scaling
 		sc.Decision.Proposals = slices.Clone(sc.Decision.Proposals)
@@ -95,6 +99,7 @@ func (e *Engine) publish(now time.Time) {
 	recs = append(recs, e.eval.advice()...)
 
 	findings := reportedFindings(cfg, mods)
+	version, _ := RunningVersion(cfg)
 
 	// Empty lists are [] in JSON, not null: clients iterate them.
 	violations := e.eval.currentViolations()
@@ -115,7 +120,7 @@ func (e *Engine) publish(now time.Time) {
 			Status:          e.eval.status(),
 			Causes:          e.eval.causes(),
 			Time:            now,
-			Version:         cfg.Version,
+			Version:         version,
 			Metrics:         latest,
 			Violations:      violations,
 			Optimizations:   optimizations,
@@ -123,6 +128,7 @@ func (e *Engine) publish(now time.Time) {
 			Findings:        findings,
 			Modules:         e.moduleStatuses(),
 			Scaling:         e.scalingSummary(cfg),
+			Release:         e.releaseSummary(cfg),
 			Alerting:        e.alertingSummary(),
 			Vitals:          e.vitals(cfg),
 		},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ func newDemoCmd() *cobra.Command {
 		addr, dashAddr, dataDir string
 		noLoad, leak            bool
 		rate                    float64
+		extraLatency            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -39,6 +41,7 @@ applies as for serve.`,
 		Example: `  perfengine demo
   perfengine demo --addr 127.0.0.1:9090 --dashboard-addr 127.0.0.1:9091 --no-load
   perfengine demo --leak    # a heap and a goroutine leak appear in the summary within minutes
+  PERFENGINE_VERSION=v2 perfengine demo --extra-latency 200ms   # a slower release, judged against v1's baseline
   curl -s 'http://127.0.0.1:8080/api/products?category=books&page=2'
   curl -s http://127.0.0.1:7070/api/v1/summary`,
 		Args: cobra.NoArgs,
@@ -49,6 +52,7 @@ applies as for serve.`,
 	cmd.Flags().BoolVar(&noLoad, "no-load", false, "do not drive load against the demo")
 	cmd.Flags().BoolVar(&leak, "leak", false, "make the demo leak heap memory and goroutines per request, for the memory module to find")
 	cmd.Flags().Float64Var(&rate, "load-rate", demo.DefaultLoadRate, "requests per second of the built-in load")
+	cmd.Flags().DurationVar(&extraLatency, "extra-latency", 0, "`duration` added to every /api/ request the shop serves itself, as a slower release would be (restart with a new PERFENGINE_VERSION)")
 	asJSON := addJSONFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		cfg := perfengine.DefaultConfig()
@@ -60,7 +64,7 @@ applies as for serve.`,
 		progressf(cmd, "perfengine: demo data in %s", dataDir)
 		res, err := demo.Run(cmd.Context(), demo.RunOptions{
 			Addr: addr, DashboardAddr: dashAddr, DataDir: dataDir,
-			NoLoad: noLoad, LoadRate: rate, Config: cfg, Logger: log, Leak: leak,
+			NoLoad: noLoad, LoadRate: rate, Config: cfg, Logger: log, Leak: leak, ExtraLatency: extraLatency,
 			Ready: func(demoURL, dashURL string) {
 				progressf(cmd, "perfengine: demo service on %s", demoURL)
 				progressf(cmd, "perfengine: dashboard on %s (Ctrl-C to stop)", dashURL)

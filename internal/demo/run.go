@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +53,11 @@ type RunOptions struct {
 	// certificate made at start, so that a browser receives the 103 Early
 	// Hints the browser optimizer sends (Chrome ignores them on HTTP/1.1).
 	TLS bool
+	// ExtraLatency is added to every /api/ request the service handles
+	// itself (a cache hit is not delayed), as a slower release would be:
+	// restart the demo with a new PERFENGINE_VERSION and this, and the
+	// regression module judges the release against the previous one.
+	ExtraLatency time.Duration
 }
 
 // RunResult is what a demo run did.
@@ -104,6 +110,21 @@ func Run(ctx context.Context, o RunOptions) (RunResult, error) {
 		return RunResult{}, fmt.Errorf("wire optimizers: %w", err)
 	}
 	defer releaseLeak()
+	if d := o.ExtraLatency; d > 0 {
+		// Innermost, so the API optimizer measures it.
+		w.middleware = append(w.middleware, func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if strings.HasPrefix(r.URL.Path, "/api/") {
+					select {
+					case <-time.After(d):
+					case <-r.Context().Done():
+						return
+					}
+				}
+				next.ServeHTTP(rw, r)
+			})
+		})
+	}
 	svc, err := New(Options{DataDir: o.DataDir, Logger: log, Middleware: w.middleware, OpenDB: w.openDB})
 	if err != nil {
 		return RunResult{}, err

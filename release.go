@@ -39,6 +39,12 @@ var buildVersion = sync.OnceValue(func() string {
 	if !ok {
 		return ""
 	}
+	return versionOfBuild(bi)
+})
+
+// versionOfBuild is the main module's version when it was built as a
+// tagged module (go install m@v1.2.3), else its VCS revision.
+func versionOfBuild(bi *debug.BuildInfo) string {
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
@@ -59,7 +65,7 @@ var buildVersion = sync.OnceValue(func() string {
 		rev += "-dirty"
 	}
 	return rev
-})
+}
 
 // ReleaseStatus is what the regression module knows of the running
 // release: how long it has run, whether its baseline is saved, how it

@@ -1,6 +1,7 @@
 package perfengine
 
 import (
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +163,25 @@ func TestNoRollbackWithoutAPreviousRelease(t *testing.T) {
 	r := p.e.Summary().Release
 	if !strings.Contains(r.Rollback, "no rollback proposed") {
 		t.Errorf("release %+v, want the reason no rollback is proposed", r)
+	}
+}
+
+func TestVersionOfBuild(t *testing.T) {
+	rev := func(r, modified string) []debug.BuildSetting {
+		return []debug.BuildSetting{{Key: "vcs.revision", Value: r}, {Key: "vcs.modified", Value: modified}}
+	}
+	for _, tc := range []struct {
+		name string
+		bi   debug.BuildInfo
+		want string
+	}{
+		{"tagged module", debug.BuildInfo{Main: debug.Module{Version: "v1.4.2"}, Settings: rev("0123456789abcdef", "false")}, "v1.4.2"},
+		{"checkout", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: rev("0123456789abcdef", "false")}, "0123456789ab"},
+		{"modified checkout", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: rev("0123456789abcdef", "true")}, "0123456789ab-dirty"},
+		{"nothing known", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, ""},
+	} {
+		if got := versionOfBuild(&tc.bi); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

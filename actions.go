@@ -56,7 +56,7 @@ func (b *actionBook) propose(a Action, now time.Time) (Action, bool) {
 		switch {
 		case cur.State == ActionPending && !b.busy[id]:
 			cur.Description, cur.Impact, cur.Undo = a.Description, a.Impact, a.Undo
-			cur.Params, cur.Risk, cur.PreApproved = a.Params, a.Risk, a.PreApproved
+			cur.Params, cur.Risk, cur.PreApproved, cur.Expect = a.Params, a.Risk, a.PreApproved, a.Expect
 			return *cur, false
 		case cur.State == ActionFailed && now.Sub(cur.UpdatedAt) >= failedCooldown:
 			// Let the module try again.
@@ -181,6 +181,10 @@ func (b *actionBook) list(states ...ActionState) []Action {
 
 func clone(a Action) Action {
 	a.Params = maps.Clone(a.Params)
+	if a.Verification != nil {
+		v := *a.Verification
+		a.Verification = &v
+	}
 	return a
 }
 
@@ -198,6 +202,6 @@ func fromRecord(r store.Action) Action {
 		ID: r.ID, Module: r.Module, Kind: r.Kind, Target: r.Target,
 		Description: r.Description, Impact: r.Impact, Risk: Risk(r.Risk), Undo: r.Undo,
 		Params: r.Params, State: ActionState(r.State), Result: r.Result, Error: r.Error,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Verification: verificationOf(r.Params),
 	}
 }

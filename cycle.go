@@ -160,6 +160,8 @@ func (e *Engine) cycle(ctx context.Context) {
 		}
 	}
 
+	e.verify(keep, now, cfg)
+
 	prev := e.eval.status()
 	status, violations := e.eval.evaluate(now, latest)
 	if e.log.Enabled(ctx, slog.LevelDebug) {
@@ -353,7 +355,7 @@ func (e *Engine) apply(ctx context.Context, id string) (Action, error) {
 		return a, fmt.Errorf("apply %s: %w", a.Kind, err)
 	}
 	e.log.Info("action applied", "id", a.ID, "kind", a.Kind, "target", a.Target)
-	return a, nil
+	return e.startVerification(a), nil
 }
 
 // Approve applies a pending action whatever its risk: a person decided.

@@ -82,6 +82,7 @@ type Engine struct {
 	latest      map[string]seen // newest sample by series key
 
 	series  *metrics.Set
+	checks  []pendingCheck // applied actions whose effect is measured; guarded by mu
 	eval    *evaluator
 	book    *actionBook
 	summary summaryCache

@@ -89,7 +89,14 @@ type Action struct {
 	// allows without a person's approval (database.autoCreateIndexes,
 	// regression.autoRollbackEnabled). The engine then applies it under
 	// AutoOptimize like a safe one. Modules set it; callers cannot.
-	PreApproved bool        `json:"pre_approved,omitempty"`
+	PreApproved bool `json:"pre_approved,omitempty"`
+	// Expect is the effect the action promises, which the engine measures
+	// after applying it; nil promises nothing it can measure.
+	Expect *Expectation `json:"expect,omitempty"`
+	// Verification is what the engine measured of the applied action:
+	// measuring, verified, no_effect, harmful (then undone) or no_data,
+	// with the figures before and after.
+	Verification *Verification `json:"verification,omitempty"`
 	State       ActionState `json:"state"`
 	Result      string      `json:"result,omitempty"`
 	Error       string      `json:"error,omitempty"`

@@ -170,6 +170,7 @@ func (m *APIModule) Recommend(_ context.Context, snap Snapshot) ([]Action, error
 		a := Action{
 			Module: "api", Kind: r.Kind, Target: r.Route, Description: r.Reason, Risk: RiskSafe,
 			Params: map[string]string{"route": r.Route, "ttl": r.TTL.String()},
+			Expect: &Expectation{Series: metrics.SeriesKey(APIRouteP95Ms, map[string]string{"route": r.Route}), LowerIsBetter: true},
 		}
 		switch r.Kind {
 		case apiopt.KindCacheRoute:

@@ -253,6 +253,8 @@ func poolAction(o *dbopt.Optimizer) (Action, bool) {
 		Risk:        RiskModerate,
 		Undo:        fmt.Sprintf("set the pool back to %d connections", cur),
 		Params:      map[string]string{"size": strconv.Itoa(rec), "from": strconv.Itoa(cur)},
+		// Growing must cut the wait; shrinking must not raise it.
+		Expect: &Expectation{Series: dbopt.MetricPoolAcquireWaitMs, LowerIsBetter: true},
 	}, true
 }
 
@@ -274,6 +276,7 @@ func (m *DatabaseModule) indexAction(s dbopt.Suggestion) Action {
 		Risk:        RiskRisky,
 		PreApproved: m.cfg.AutoCreateIndexes,
 		Undo:        "drop the index (DROP INDEX CONCURRENTLY on PostgreSQL)",
+		Expect:      &Expectation{Series: dbopt.MetricQueryP95Ms, LowerIsBetter: true},
 		Params: map[string]string{
 			"table":   s.Table,
 			"columns": strings.Join(s.Columns, ","),

@@ -227,6 +227,15 @@ func (m *MemoryModule) Findings() []Finding {
 	return append([]Finding(nil), m.findings...)
 }
 
+// tuningExpect is what a GC tuning promises: a higher GOGC less GC CPU, a
+// lower GOGC or memory limit a smaller share of the limit in use.
+func tuningExpect(t memopt.Tuning) *Expectation {
+	if t.Knob == memopt.KnobGOGC && t.To > t.From {
+		return &Expectation{Series: metrics.GCCPUFraction, LowerIsBetter: true}
+	}
+	return &Expectation{Series: metrics.MemoryUsageRatio, LowerIsBetter: true}
+}
+
 // Recommend proposes GC tunings and, past the memory thresholds, a cleanup.
 func (m *MemoryModule) Recommend(ctx context.Context, snap Snapshot) ([]Action, error) {
 	usage := -1.0
@@ -246,7 +255,8 @@ func (m *MemoryModule) Recommend(ctx context.Context, snap Snapshot) ([]Action, 
 		out = append(out, Action{Module: "memory", Kind: kind, Target: target, Description: t.String(),
 			Impact: tuningImpact(t), Risk: risk,
 			Undo:   fmt.Sprintf("set %s back to %s", target, tuningValue(t.Knob, t.From)),
-			Params: map[string]string{"from": strconv.FormatInt(t.From, 10), "to": strconv.FormatInt(t.To, 10), "reason": t.Reason}})
+			Params: map[string]string{"from": strconv.FormatInt(t.From, 10), "to": strconv.FormatInt(t.To, 10), "reason": t.Reason},
+			Expect: tuningExpect(t)})
 	}
 	if usage < 0 {
 		met, err := m.opt.Metrics(ctx)

@@ -1,0 +1,209 @@
+package perfengine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/regress"
+)
+
+// Expectation is the effect an action promises, which the engine measures
+// once it is applied: the series it should move, and which way is better.
+type Expectation struct {
+	// Series is the key of the series, as in Summary.Metrics:
+	// `api_route_p95_ms{route="GET /api/products"}`.
+	Series string `json:"series"`
+	// LowerIsBetter is true for a latency, a wait or a GC cost, false for
+	// a hit ratio or a throughput.
+	LowerIsBetter bool `json:"lower_is_better"`
+}
+
+// Verification states.
+const (
+	// VerifyMeasuring: applied, the window after it is still filling.
+	VerifyMeasuring = "measuring"
+	// Verified: the series moved the promised way, significantly.
+	Verified = "verified"
+	// VerifyNoEffect: no significant change either way.
+	VerifyNoEffect = "no_effect"
+	// VerifyHarmful: the series moved the wrong way, significantly; the
+	// engine undoes the action when its module can.
+	VerifyHarmful = "harmful"
+	// VerifyNoData: the series had too few values before or after.
+	VerifyNoData = "no_data"
+)
+
+// Verification is what the engine measured of an applied action: the
+// series' median over verifyIntervals intervals before and after it, and
+// the Mann–Whitney test between them.
+type Verification struct {
+	State    string    `json:"state"`
+	Series   string    `json:"series"`
+	Before   float64   `json:"before"` // median
+	After    float64   `json:"after,omitempty"`
+	DeltaPct float64   `json:"delta_pct,omitempty"`
+	P        float64   `json:"p,omitempty"`
+	Samples  [2]int    `json:"samples"` // before, after
+	Time     time.Time `json:"time"`   // when the state was last set
+	Note     string    `json:"note,omitempty"`
+}
+
+func (v Verification) String() string {
+	switch v.State {
+	case VerifyMeasuring:
+		return fmt.Sprintf("measuring %s (before: %.4g)", v.Series, v.Before)
+	case VerifyNoData:
+		return fmt.Sprintf("%s: %s", v.State, v.Note)
+	}
+	return fmt.Sprintf("%s: %s %.4g → %.4g (%+.1f%%, p %.2g)", v.State, v.Series, v.Before, v.After, v.DeltaPct, v.P)
+}
+
+// verifyIntervals is how many monitoring intervals before an action and
+// after it are compared: five minutes at the default 30 s.
+const verifyIntervals = 10
+
+// paramVerification is the Params key that carries a Verification through
+// the store, which holds actions' parameters but not this field.
+const paramVerification = "verification"
+
+// pendingCheck is an applied action whose effect is being measured.
+type pendingCheck struct {
+	id      string
+	expect  Expectation
+	before  []float64
+	applied time.Time
+}
+
+// startVerification notes the series' values before an action took effect.
+// It runs right after the action is applied, and returns it with its
+// verification begun.
+func (e *Engine) startVerification(a Action) Action {
+	if a.Expect == nil || a.State != ActionApplied {
+		return a
+	}
+	var before []float64
+	if s, ok := e.series.Get(a.Expect.Series); ok {
+		pts := s.Points(nil)
+		for _, p := range pts[max(0, len(pts)-verifyIntervals):] {
+			before = append(before, p.Value)
+		}
+	}
+	v := Verification{State: VerifyMeasuring, Series: a.Expect.Series, Samples: [2]int{len(before), 0}, Time: a.UpdatedAt}
+	if len(before) > 0 {
+		v.Before = median(before)
+	}
+	a = e.book.setVerification(a.ID, v)
+	e.mu.Lock()
+	e.checks = append(e.checks, pendingCheck{id: a.ID, expect: *a.Expect, before: before, applied: a.UpdatedAt})
+	e.mu.Unlock()
+	return a
+}
+
+// verify judges each applied action whose window after it has filled, and
+// undoes the ones that did harm. It runs once a cycle, after collection.
+func (e *Engine) verify(ctx context.Context, now time.Time, cfg Config) {
+	e.mu.Lock()
+	checks := e.checks
+	e.mu.Unlock()
+	var keep []pendingCheck
+	for _, c := range checks {
+		a, ok := e.book.get(c.id)
+		if !ok || a.State != ActionApplied {
+			continue // undone or gone meanwhile
+		}
+		var after []float64
+		if s, ok := e.series.Get(c.expect.Series); ok {
+			for _, p := range s.Points(nil) {
+				if p.Time.After(c.applied) {
+					after = append(after, p.Value)
+				}
+			}
+		}
+		waited := now.Sub(c.applied) >= 3*verifyIntervals*cfg.MonitoringInterval.D()
+		if len(after) < verifyIntervals && !waited {
+			keep = append(keep, c)
+			continue
+		}
+		v := judgeEffect(c, after, cfg.Regression.Sensitivity, now)
+		a = e.book.setVerification(c.id, v)
+		e.record(ctx, a)
+		e.log.Info("action verified", "id", a.ID, "kind", a.Kind, "target", a.Target, "verification", v.String())
+		if v.State == VerifyHarmful {
+			if _, err := e.Undo(ctx, a.ID); err != nil {
+				e.log.Warn("undo harmful action", "id", a.ID, "kind", a.Kind, "err", err)
+			} else {
+				e.log.Warn("harmful action undone", "id", a.ID, "kind", a.Kind, "target", a.Target)
+			}
+		}
+	}
+	e.mu.Lock()
+	// Checks added while this ran (an Approve) stay.
+	e.checks = append(keep, e.checks[len(checks):]...)
+	e.mu.Unlock()
+}
+
+// judgeEffect compares the series before and after an action.
+func judgeEffect(c pendingCheck, after []float64, sensitivity string, now time.Time) Verification {
+	dir := regress.HigherIsBetter
+	if c.expect.LowerIsBetter {
+		dir = regress.LowerIsBetter
+	}
+	v := Verification{Series: c.expect.Series, Samples: [2]int{len(c.before), len(after)}, Time: now}
+	cmp, err := regress.Compare(c.expect.Series, c.before, after, regress.CompareOptions{
+		Sensitivity: regress.Sensitivity(sensitivity), Directions: map[string]regress.Direction{c.expect.Series: dir},
+	})
+	if err != nil || cmp.Change == regress.NoData {
+		v.State, v.Note = VerifyNoData, fmt.Sprintf("%d values before and %d after", len(c.before), len(after))
+		if err != nil {
+			v.Note = err.Error()
+		}
+		return v
+	}
+	v.Before, v.After, v.DeltaPct, v.P = cmp.Baseline.Median, cmp.Candidate.Median, cmp.DeltaPct, cmp.P
+	switch {
+	case cmp.Significant && cmp.Change == regress.Improvement:
+		v.State = Verified
+	case cmp.Significant && cmp.Change == regress.Regression:
+		v.State = VerifyHarmful
+	default:
+		v.State = VerifyNoEffect
+	}
+	return v
+}
+
+// setVerification records v on the action, in its Params too so that the
+// store keeps it.
+func (b *actionBook) setVerification(id string, v Verification) Action {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a := b.byID[id]
+	a.Verification = &v
+	if a.Params == nil {
+		a.Params = map[string]string{}
+	}
+	if js, err := json.Marshal(v); err == nil {
+		a.Params[paramVerification] = string(js)
+	}
+	return clone(*a)
+}
+
+// verificationOf reads back the Verification a stored action carries.
+func verificationOf(params map[string]string) *Verification {
+	js, ok := params[paramVerification]
+	if !ok {
+		return nil
+	}
+	var v Verification
+	if json.Unmarshal([]byte(js), &v) != nil {
+		return nil
+	}
+	return &v
+}
+
+func median(xs []float64) float64 {
+	return metrics.Select(slices.Clone(xs), len(xs)/2)
+}

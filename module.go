@@ -97,11 +97,11 @@ type Action struct {
 	// measuring, verified, no_effect, harmful (then undone) or no_data,
 	// with the figures before and after.
 	Verification *Verification `json:"verification,omitempty"`
-	State       ActionState `json:"state"`
-	Result      string      `json:"result,omitempty"`
-	Error       string      `json:"error,omitempty"`
-	CreatedAt   time.Time   `json:"created_at"`
-	UpdatedAt   time.Time   `json:"updated_at"`
+	State        ActionState   `json:"state"`
+	Result       string        `json:"result,omitempty"`
+	Error        string        `json:"error,omitempty"`
+	CreatedAt    time.Time     `json:"created_at"`
+	UpdatedAt    time.Time     `json:"updated_at"`
 }
 
 // Result is what applying an action did.

@@ -48,7 +48,7 @@ type Verification struct {
 	DeltaPct float64   `json:"delta_pct,omitempty"`
 	P        float64   `json:"p,omitempty"`
 	Samples  [2]int    `json:"samples"` // before, after
-	Time     time.Time `json:"time"`   // when the state was last set
+	Time     time.Time `json:"time"`    // when the state was last set
 	Note     string    `json:"note,omitempty"`
 }
 

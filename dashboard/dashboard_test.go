@@ -34,7 +34,8 @@ func (k *knob) Collect(ctx context.Context) ([]metrics.Sample, error) {
 	return []metrics.Sample{{Name: "knob_position", Value: float64(k.applied.Load()), Unit: metrics.UnitCount, Time: time.Now()}}, nil
 }
 func (k *knob) Recommend(ctx context.Context, s perfengine.Snapshot) ([]perfengine.Action, error) {
-	return []perfengine.Action{{Kind: "turn_knob", Target: "knob", Description: "turn the knob", Risk: perfengine.RiskSafe}}, nil
+	return []perfengine.Action{{Kind: "turn_knob", Target: "knob", Description: "turn the knob", Risk: perfengine.RiskSafe,
+		Expect: &perfengine.Expectation{Series: "knob_position"}}}, nil
 }
 func (k *knob) Apply(ctx context.Context, a perfengine.Action) (perfengine.Result, error) {
 	k.applied.Add(1)
@@ -505,5 +506,19 @@ func TestPageSaysWhatHoldsTheStatus(t *testing.T) {
 	i := strings.Index(r.body, `<span id="causes">`)
 	if r.status != 200 || i < 0 || !strings.Contains(r.body[i:min(len(r.body), i+200)], "memory_usage_ratio") {
 		t.Errorf("GET / = %d, want the memory threshold named beside the status:\n%.2000s", r.status, r.body)
+	}
+}
+
+// TestPageShowsWhatAnActionDid: an applied action's effect column shows
+// its verification, measuring until the window after it fills.
+func TestPageShowsWhatAnActionDid(t *testing.T) {
+	f := newFixture(t, dashboard.Options{Token: token})
+	if r := f.do(t, "POST", "/api/v1/actions/"+f.action+"/approve", map[string]string{"Authorization": "Bearer " + token}, ""); r.status != 200 {
+		t.Fatalf("approve = %d: %s", r.status, r.body)
+	}
+	r := f.do(t, "GET", "/", nil, "")
+	i := strings.Index(r.body, `<td class="effect">`)
+	if i < 0 || !strings.Contains(r.body[i:min(len(r.body), i+200)], "measuring</span> knob_position 0") {
+		t.Errorf("GET / effect column:\n%.3000s", r.body[max(i, 0):])
 	}
 }

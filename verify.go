@@ -103,6 +103,22 @@ func (e *Engine) startVerification(a Action) Action {
 	return a
 }
 
+// measuring reports whether the series an action promises to move has
+// fewer than verifyIntervals values yet, and how many: the policy applies
+// it only once there is a window before it to measure its effect against.
+// A series that does not exist at all is not waited for.
+func (e *Engine) measuring(a Action) (int, bool) {
+	if a.Expect == nil {
+		return 0, false
+	}
+	s, ok := e.series.Get(a.Expect.Series)
+	if !ok {
+		return 0, false
+	}
+	n := s.Len()
+	return n, n < verifyIntervals
+}
+
 // verify judges each applied action whose window after it has filled, and
 // undoes the ones that did harm. It runs once a cycle, after collection.
 func (e *Engine) verify(ctx context.Context, now time.Time, cfg Config) {

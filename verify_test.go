@@ -13,6 +13,7 @@ import (
 // after, as a real tuning would, and proposes that action until applied.
 type tunableModule struct {
 	mu       sync.Mutex
+	from     int // the first collection after which it proposes
 	latency  float64
 	after    float64
 	tick     int
@@ -31,7 +32,7 @@ func (m *tunableModule) Collect(context.Context) ([]metrics.Sample, error) {
 func (m *tunableModule) Recommend(context.Context, Snapshot) ([]Action, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.tick < 12 { // some history first, for the window before
+	if m.tick < m.from {
 		return nil, nil
 	}
 	m.proposed++
@@ -65,7 +66,7 @@ func TestAppliedActionsAreVerified(t *testing.T) {
 		{300, VerifyHarmful},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
-			m := &tunableModule{latency: 100, after: tc.after}
+			m := &tunableModule{from: 12, latency: 100, after: tc.after}
 			cfg := DefaultConfig()
 			cfg.AggressiveMode = true // moderate actions apply by themselves
 			e, clk := newTestEngine(t, cfg, m)
@@ -117,4 +118,22 @@ func fmtActions(as []Action) string {
 		}
 	}
 	return b.String()
+}
+
+// TestPolicyWaitsForAWindowBefore: an action proposed before its series has
+// verifyIntervals values waits, so that its effect can be measured.
+func TestPolicyWaitsForAWindowBefore(t *testing.T) {
+	m := &tunableModule{from: 1, latency: 100, after: 50}
+	cfg := DefaultConfig()
+	cfg.AggressiveMode = true
+	e, clk := newTestEngine(t, cfg, m)
+	for i := 1; i <= verifyIntervals+1; i++ {
+		e.step(clk)
+		m.mu.Lock()
+		applied := m.applied
+		m.mu.Unlock()
+		if applied != (i >= verifyIntervals) {
+			t.Fatalf("cycle %d: applied %v, want it applied from cycle %d on, once %d values were seen", i, applied, verifyIntervals, verifyIntervals)
+		}
+	}
 }

@@ -449,7 +449,11 @@ func (e *Engine) record(ctx context.Context, a Action) {
 // statusChanged logs a transition and tells modules that listen; the
 // status alert itself is put with the others at the end of the cycle.
 func (e *Engine) statusChanged(now time.Time, from, to Status, mods []*moduleState) {
-	e.log.Info("status changed", "from", from, "to", to, "at", now)
+	var causes []string
+	for _, c := range e.eval.causes() {
+		causes = append(causes, c.String())
+	}
+	e.log.Info("status changed", "from", from, "to", to, "at", now, "causes", causes)
 	for _, ms := range mods {
 		if l, ok := ms.m.(StatusListener); ok {
 			_ = safely(ms.name, func() error { l.StatusChanged(to); return nil })

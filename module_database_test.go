@@ -61,6 +61,33 @@ func TestDatabaseModuleSQLite(t *testing.T) {
 		if !auto {
 			continue
 		}
+		// The index's statements are timed per interval: the series its
+		// action promises to lower, which the engine verifies.
+		if idx.Expect == nil || idx.Expect.Series != `db_index_queries_mean_ms{index="`+idx.Target+`"}` || !idx.Expect.LowerIsBetter {
+			t.Fatalf("index action expects %+v, want its statements' mean time lower", idx.Expect)
+		}
+		for round := range 2 {
+			for i := range 3 {
+				rows, err := db.QueryContext(ctx, `SELECT id FROM products WHERE name = ? ORDER BY id`, "p"+strconv.Itoa(i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows.Close()
+			}
+			samples, err := m.Collect(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []float64
+			for _, sm := range samples {
+				if sm.Key() == idx.Expect.Series {
+					got = append(got, sm.Value)
+				}
+			}
+			if want := round; len(got) != want || round == 1 && got[0] <= 0 {
+				t.Errorf("collection %d: %s = %v, want %d positive value(s): the first only sets the totals", round, idx.Expect.Series, got, want)
+			}
+		}
 		res, err := m.Apply(ctx, idx)
 		if err != nil {
 			t.Fatalf("Apply: %v", err)

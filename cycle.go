@@ -314,7 +314,7 @@ func (e *Engine) applyByPolicy(ctx context.Context, cfg Config) {
 	for _, a := range e.book.list(ActionPending) {
 		e.log.Debug("policy", "id", a.ID, "kind", a.Kind, "target", a.Target, "risk", a.Risk, "decision", cfg.policyReason(a))
 		if cfg.allowed(a) {
-			if n, ok := e.measuring(a); ok {
+			if n, ok := e.measuring(a, e.now(), cfg.MonitoringInterval.D()); ok {
 				e.log.Debug("policy", "id", a.ID, "kind", a.Kind, "decision",
 					fmt.Sprintf("waits: %d of %d intervals of %s seen, to measure its effect", n, verifyIntervals, a.Expect.Series))
 				continue

@@ -106,17 +106,21 @@ func (e *Engine) startVerification(a Action) Action {
 // measuring reports whether the series an action promises to move has
 // fewer than verifyIntervals values yet, and how many: the policy applies
 // it only once there is a window before it to measure its effect against.
-// A series that does not exist at all is not waited for.
-func (e *Engine) measuring(a Action) (int, bool) {
+// A series that has not appeared (a module may start reporting it with
+// the proposal) is waited for too, up to twice the window after the
+// proposal; then the action applies unmeasured rather than never.
+func (e *Engine) measuring(a Action, now time.Time, interval time.Duration) (int, bool) {
 	if a.Expect == nil {
 		return 0, false
 	}
-	s, ok := e.series.Get(a.Expect.Series)
-	if !ok {
-		return 0, false
+	n := 0
+	if s, ok := e.series.Get(a.Expect.Series); ok {
+		n = s.Len()
 	}
-	n := s.Len()
-	return n, n < verifyIntervals
+	if n >= verifyIntervals || now.Sub(a.CreatedAt) >= 2*verifyIntervals*interval {
+		return n, false
+	}
+	return n, true
 }
 
 // verify judges each applied action whose window after it has filled, and

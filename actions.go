@@ -92,6 +92,11 @@ func (b *actionBook) restore(a Action) {
 	if _, ok := b.byID[a.ID]; ok {
 		return
 	}
+	if v := a.Verification; v != nil && v.State == VerifyMeasuring {
+		// The window after it was measured by the process that stopped;
+		// this one cannot tell its effect from the restart's.
+		v.State, v.Note = VerifyNoData, "the engine restarted before the window after the action filled"
+	}
 	b.insert(&a)
 	// What a person undid stays undone, a failure keeps its cooldown, and a
 	// pending proposal is not duplicated. An action applied by an earlier

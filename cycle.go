@@ -360,7 +360,10 @@ func (e *Engine) apply(ctx context.Context, id string) (Action, error) {
 		return a, fmt.Errorf("apply %s: %w", a.Kind, err)
 	}
 	e.log.Info("action applied", "id", a.ID, "kind", a.Kind, "target", a.Target)
-	return e.startVerification(a), nil
+	if a = e.startVerification(a); a.Verification != nil {
+		e.record(ctx, a) // measuring, with the figure before
+	}
+	return a, nil
 }
 
 // Approve applies a pending action whatever its risk: a person decided.

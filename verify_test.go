@@ -2,6 +2,7 @@ package perfengine
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -135,5 +136,19 @@ func TestPolicyWaitsForAWindowBefore(t *testing.T) {
 		if applied != (i >= verifyIntervals) {
 			t.Fatalf("cycle %d: applied %v, want it applied from cycle %d on, once %d values were seen", i, applied, verifyIntervals, verifyIntervals)
 		}
+	}
+}
+
+// TestMeasuringDoesNotSurviveARestart: an action whose effect was still
+// being measured when the engine stopped is restored as no_data, saying
+// why, not left measuring for ever.
+func TestMeasuringDoesNotSurviveARestart(t *testing.T) {
+	b := newActionBook()
+	v := Verification{State: VerifyMeasuring, Series: "x", Before: 3}
+	js, _ := json.Marshal(v)
+	b.restore(fromRecord(toRecord(Action{ID: "a1", Module: "m", Kind: "k", State: ActionApplied, Params: map[string]string{paramVerification: string(js)}})))
+	a, _ := b.get("a1")
+	if a.Verification == nil || a.Verification.State != VerifyNoData || !strings.Contains(a.Verification.Note, "restarted") || a.Verification.Before != 3 {
+		t.Errorf("restored verification %+v, want no_data because of the restart, the figure before kept", a.Verification)
 	}
 }

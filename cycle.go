@@ -167,7 +167,7 @@ func (e *Engine) cycle(ctx context.Context) {
 	if e.log.Enabled(ctx, slog.LevelDebug) {
 		e.logEvaluation(keep, cfg, status, violations, latest)
 	}
-	snap := Snapshot{Time: now, Status: status, Latest: latest, Config: cfg, Store: e.Store()}
+	snap := Snapshot{Time: now, Status: status, Latest: latest, Config: cfg, Store: e.Store(), Versions: e.targetVersions()}
 	e.recommend(ctx, cfg, snap, mods)
 	// The findings of this cycle's recommendations raise the status now,
 	// not a cycle later.

@@ -34,6 +34,10 @@ type Summary struct {
 	// its baseline, the release before, the verdict against it and why a
 	// rollback was or was not proposed; nil without the module.
 	Release *ReleaseStatus `json:"release,omitempty"`
+	// TargetReleases are the daemon targets' running releases, each judged
+	// against that target's previous release (its version from a
+	// build_info label); empty without targets that report one.
+	TargetReleases []ReleaseStatus `json:"target_releases,omitempty"`
 	// Alerting is what fires and how each alert channel's deliveries
 	// went; nil before Start.
 	Alerting *AlertingSummary `json:"alerting,omitempty"`

@@ -151,6 +151,9 @@ type Snapshot struct {
 	Latest map[string]float64
 	// Config is the engine's configuration at the time.
 	Config Config
+	// Versions are the running versions the daemon's targets report (a
+	// build_info label), by target name.
+	Versions map[string]string
 	// Store is the engine's store, for modules that keep what they learn
 	// there (the regression module's baselines); nil without one.
 	Store store.Store

@@ -60,6 +60,7 @@ type RegressionModule struct {
 	// rel is the running release; rolledBack the pairs (from, to) a
 	// rollback already went between, never proposed again.
 	rel        release
+	targetRels map[string]*release // by daemon target
 	rolledBack map[string]bool
 }
 
@@ -117,7 +118,7 @@ func NewRegressionModule(c RegressionConfig, opts ...RegressionOption) (*Regress
 		Actuator: act, DryRun: c.DryRun, Cooldown: c.RollbackCooldown.D(),
 		Consecutive: c.ConsecutiveFailures, Clock: o.now,
 	})
-	return &RegressionModule{det: det, rb: rb, now: o.now, opts: opts, cfg: c, active: map[string]regress.Alarm{}, findings: map[string]Finding{}, windows: map[string][]float64{}, rolledBack: map[string]bool{}}, nil
+	return &RegressionModule{det: det, rb: rb, now: o.now, opts: opts, cfg: c, active: map[string]regress.Alarm{}, findings: map[string]Finding{}, windows: map[string][]float64{}, rolledBack: map[string]bool{}, targetRels: map[string]*release{}}, nil
 }
 
 // Detector returns the wrapped detector, for baselines and comparisons.
@@ -265,7 +266,7 @@ func (m *RegressionModule) Recommend(ctx context.Context, snap Snapshot) ([]Acti
 	c := snap.Config.Regression
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.trackRelease(ctx, snap)
+	m.trackReleases(ctx, snap)
 	m.version = m.rel.Version
 	for _, k := range keys {
 		name, _, _ := strings.Cut(k, "{")
@@ -304,7 +305,7 @@ func (m *RegressionModule) Recommend(ctx context.Context, snap Snapshot) ([]Acti
 			Time:   snap.Time, Subject: k, Target: targetOf(k),
 		}
 	}
-	m.judgeRelease(ctx, snap)
+	m.judgeReleases(ctx, snap)
 	// A daemon target's regression is that target's finding: rolling back
 	// this process's release would not touch it.
 	var regressed []string
@@ -318,7 +319,7 @@ func (m *RegressionModule) Recommend(ctx context.Context, snap Snapshot) ([]Acti
 			regressed = append(regressed, k)
 		}
 	}
-	m.saveBaseline(ctx, snap, len(regressed) > 0 || len(m.active) > 0)
+	m.saveBaselines(ctx, snap, len(regressed) > 0)
 	if len(regressed) == 0 {
 		m.streak = 0
 		m.rel.Rollback = "no rollback proposed: no regression"

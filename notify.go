@@ -268,6 +268,21 @@ func (e *Engine) announce(ctx context.Context, a Action) {
 }
 
 // targetsModule returns the daemon's targets module, if there is one.
+// targetVersions are the versions the daemon's targets report, by name.
+func (e *Engine) targetVersions() map[string]string {
+	tm := e.targetsModule()
+	if tm == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, t := range tm.Targets() {
+		if t.Version != "" {
+			out[t.Name] = t.Version
+		}
+	}
+	return out
+}
+
 func (e *Engine) targetsModule() *TargetsModule {
 	e.mu.RLock()
 	defer e.mu.RUnlock()

@@ -18,6 +18,7 @@ import (
 const (
 	VersionFromConfig = "config" // the version key or PERFENGINE_VERSION
 	VersionFromBuild  = "build"  // the main module's version or VCS revision
+	VersionFromLabel  = "label"  // a daemon target's build_info label
 )
 
 // RunningVersion is the version of the service the engine watches: the
@@ -72,6 +73,8 @@ func versionOfBuild(bi *debug.BuildInfo) string {
 // compares with the release before, and why a rollback was or was not
 // proposed.
 type ReleaseStatus struct {
+	// Target is the daemon target the release is of; "" the service.
+	Target  string    `json:"target,omitempty"`
 	Version string    `json:"version"`
 	Source  string    `json:"source,omitempty"` // config or build; "" unknown
 	Since   time.Time `json:"since"`
@@ -109,28 +112,83 @@ type release struct {
 // worse than the one before.
 const FindingReleaseRegression = "release_regression"
 
-// trackRelease follows the running version and, when it changes, starts
-// over: values of one release say nothing of the next. It runs under m.mu.
-func (m *RegressionModule) trackRelease(ctx context.Context, snap Snapshot) {
+// targetBaselinePrefix starts the store's version key of a daemon target's
+// baseline, "target:<name>/<version>", so that a target's releases and the
+// service's own never mix.
+const targetBaselinePrefix = "target:"
+
+// baselineKey is the store's version key of a release of target ("" for the
+// service itself).
+func baselineKey(target, version string) string {
+	if target == "" {
+		return version
+	}
+	return targetBaselinePrefix + target + "/" + version
+}
+
+// trackReleases follows the running version of the service and of each
+// daemon target that reports one, and starts a release over when its
+// version changes: values of one release say nothing of the next. It runs
+// under m.mu.
+func (m *RegressionModule) trackReleases(ctx context.Context, snap Snapshot) {
 	version, source := RunningVersion(snap.Config)
 	if version != m.rel.Version || m.rel.Since.IsZero() {
 		if !m.rel.Since.IsZero() {
-			clear(m.windows)
-			clear(m.active)
-			clear(m.findings)
+			m.forgetTarget("")
 			m.streak = 0
 		}
 		m.rel = release{ReleaseStatus: ReleaseStatus{Version: version, Source: source, Since: snap.Time, Requests: -1}}
 	}
-	r := &m.rel
+	m.tally(ctx, snap, &m.rel, "")
+	for target, version := range snap.Versions {
+		r, ok := m.targetRels[target]
+		if !ok || r.Version != version {
+			if ok {
+				m.forgetTarget(target)
+			} else if len(m.targetRels) >= maxTargetReleases {
+				continue
+			}
+			r = &release{ReleaseStatus: ReleaseStatus{Target: target, Version: version, Source: VersionFromLabel, Since: snap.Time, Requests: -1}}
+			m.targetRels[target] = r
+		}
+		m.tally(ctx, snap, r, target)
+	}
+}
+
+// maxTargetReleases bounds the daemon targets whose releases are followed.
+const maxTargetReleases = 1000
+
+// forgetTarget drops what the module holds of one target's series ("" the
+// service's own): windows, regressions and findings.
+func (m *RegressionModule) forgetTarget(target string) {
+	for k := range m.windows {
+		if targetOf(k) == target {
+			delete(m.windows, k)
+			delete(m.active, k)
+		}
+	}
+	for k, f := range m.findings {
+		if f.Target == target {
+			delete(m.findings, k)
+		}
+	}
+}
+
+// tally counts an interval of a release and, once, finds the release before
+// it that has a baseline.
+func (m *RegressionModule) tally(ctx context.Context, snap Snapshot, r *release, target string) {
 	r.Intervals++
-	if rps, ok := snap.Latest[metrics.ThroughputRPS]; ok && !math.IsNaN(rps) {
+	key := metrics.ThroughputRPS
+	if target != "" {
+		key = metrics.SeriesKey(metrics.ThroughputRPS, map[string]string{"target": target})
+	}
+	if rps, ok := snap.Latest[key]; ok && !math.IsNaN(rps) {
 		if !r.countsRequests {
 			r.countsRequests, r.Requests = true, 0
 		}
 		r.Requests += rps * snap.Config.MonitoringInterval.D().Seconds()
 	}
-	if version == "" || snap.Store == nil || r.lookedUp {
+	if r.Version == "" || snap.Store == nil || r.lookedUp {
 		return
 	}
 	versions, err := snap.Store.Versions(ctx)
@@ -138,20 +196,27 @@ func (m *RegressionModule) trackRelease(ctx context.Context, snap Snapshot) {
 		return // looked up again next interval
 	}
 	r.lookedUp = true
-	r.BaselineSaved = slices.Contains(versions, version)
+	own := baselineKey(target, r.Version)
+	r.BaselineSaved = slices.Contains(versions, own)
 	for _, v := range versions {
-		if v != version {
+		if v == own {
+			continue
+		}
+		if target == "" && !strings.HasPrefix(v, targetBaselinePrefix) {
 			r.Previous = v
+			break
+		}
+		if prev, ok := strings.CutPrefix(v, baselineKey(target, "")); target != "" && ok {
+			r.Previous = prev
 			break
 		}
 	}
 }
 
-// warmedUp reports whether the release has run long enough to be judged:
+// warmedUp reports whether a release has run long enough to be judged:
 // regression.releaseWarmup intervals and regression.releaseMinRequests
-// requests (when the service reports its throughput).
-func (m *RegressionModule) warmedUp(c RegressionConfig) (bool, string) {
-	r := m.rel
+// requests (when it reports its throughput).
+func warmedUp(r *release, c RegressionConfig) (bool, string) {
 	warmup, minReq := c.releaseWarmup(), c.releaseMinRequests()
 	if r.Intervals < warmup {
 		return false, fmt.Sprintf("release %s is warming up (%d of %d intervals)", r.Version, r.Intervals, warmup)
@@ -162,25 +227,32 @@ func (m *RegressionModule) warmedUp(c RegressionConfig) (bool, string) {
 	return true, ""
 }
 
-// ownData is the recent values of the service's own key series (not a
-// daemon target's): what a release's baseline holds.
-func (m *RegressionModule) ownData() map[string][]float64 {
+// dataOf is the recent values of one target's key series ("" the
+// service's own): what a release's baseline holds.
+func (m *RegressionModule) dataOf(target string) map[string][]float64 {
 	out := map[string][]float64{}
 	for k, w := range m.windows {
-		if targetOf(k) == "" && len(w) > 0 {
+		if targetOf(k) == target && len(w) > 0 {
 			out[k] = slices.Clone(w)
 		}
 	}
 	return out
 }
 
-// judgeRelease compares the running release with the previous one's
-// baseline once it is warmed up, and keeps one finding per series it
-// finds worse. It runs under m.mu.
-func (m *RegressionModule) judgeRelease(ctx context.Context, snap Snapshot) {
-	r := &m.rel
+// judgeReleases judges the service's release and each target's.
+func (m *RegressionModule) judgeReleases(ctx context.Context, snap Snapshot) {
+	m.judgeRelease(ctx, snap, &m.rel, "")
+	for target, r := range m.targetRels {
+		m.judgeRelease(ctx, snap, r, target)
+	}
+}
+
+// judgeRelease compares a release with the previous one's baseline once
+// it is warmed up, and keeps one finding per series it finds worse. It
+// runs under m.mu.
+func (m *RegressionModule) judgeRelease(ctx context.Context, snap Snapshot, r *release, target string) {
 	for k, f := range m.findings {
-		if f.Kind == FindingReleaseRegression {
+		if f.Kind == FindingReleaseRegression && f.Target == target {
 			delete(m.findings, k)
 		}
 	}
@@ -188,7 +260,7 @@ func (m *RegressionModule) judgeRelease(ctx context.Context, snap Snapshot) {
 	if r.Previous == "" || snap.Store == nil {
 		return
 	}
-	if ok, _ := m.warmedUp(snap.Config.Regression); !ok {
+	if ok, _ := warmedUp(r, snap.Config.Regression); !ok {
 		return
 	}
 	d, err := regress.NewDetector(regress.Options{Store: snap.Store, Clock: m.now, Judge: regress.JudgeOptions{
@@ -196,12 +268,11 @@ func (m *RegressionModule) judgeRelease(ctx context.Context, snap Snapshot) {
 	if err != nil {
 		return
 	}
-	j, err := d.CompareToBaseline(ctx, r.Previous, m.ownData())
+	j, err := d.CompareToBaseline(ctx, baselineKey(target, r.Previous), m.dataOf(target))
 	if err != nil {
 		return
 	}
 	r.judgement, r.Verdict, r.Score = j, j.Verdict, j.Score
-	r.worse = r.worse[:0]
 	for _, c := range j.Comparisons {
 		name, _, _ := strings.Cut(c.Metric, "{")
 		if c.Change != regress.Regression || !c.Significant ||
@@ -220,21 +291,37 @@ func (m *RegressionModule) judgeRelease(ctx context.Context, snap Snapshot) {
 				c.Metric, c.Class, r.Version, c.DeltaPct, r.Previous, c.Baseline.Median, c.Candidate.Median),
 			Detail: fmt.Sprintf("judged against the saved baseline of %s: Mann–Whitney p %.3g, score %.0f (%s)",
 				r.Previous, c.P, j.Score, j.Verdict),
-			Time: snap.Time, Subject: key,
+			Time: snap.Time, Subject: key, Target: target,
 		}
 	}
 }
 
-// saveBaseline stores the release's baseline once it has served
+// saveBaselines saves the baseline of each release that has run clean long
+// enough; regressed says the service's own series are regressed now.
+func (m *RegressionModule) saveBaselines(ctx context.Context, snap Snapshot, regressed bool) {
+	m.saveBaseline(ctx, snap, &m.rel, "", regressed)
+	for target, r := range m.targetRels {
+		active := false
+		for k := range m.active {
+			active = active || targetOf(k) == target
+		}
+		m.saveBaseline(ctx, snap, r, target, active)
+	}
+}
+
+// saveBaseline stores a release's baseline once it has served
 // regression.baselineAfter of traffic without a regression. It runs under
 // m.mu.
-func (m *RegressionModule) saveBaseline(ctx context.Context, snap Snapshot, regressed bool) {
-	r := &m.rel
+func (m *RegressionModule) saveBaseline(ctx context.Context, snap Snapshot, r *release, target string, regressed bool) {
 	c := snap.Config.Regression
 	if r.Version == "" || r.BaselineSaved || snap.Store == nil || !c.AutoBaseline {
 		return
 	}
-	idle := r.countsRequests && snap.Latest[metrics.ThroughputRPS] <= 0
+	rpsKey := metrics.ThroughputRPS
+	if target != "" {
+		rpsKey = metrics.SeriesKey(metrics.ThroughputRPS, map[string]string{"target": target})
+	}
+	idle := r.countsRequests && snap.Latest[rpsKey] <= 0
 	if regressed || len(r.worse) > 0 || r.Verdict == regress.Fail || r.Verdict == regress.Marginal {
 		r.CleanFor = 0
 		return
@@ -252,7 +339,7 @@ func (m *RegressionModule) saveBaseline(ctx context.Context, snap Snapshot, regr
 	if err != nil {
 		return
 	}
-	if err := d.CreateBaseline(ctx, r.Version, m.ownData()); err == nil {
+	if err := d.CreateBaseline(ctx, baselineKey(target, r.Version), m.dataOf(target)); err == nil {
 		r.BaselineSaved = true
 	}
 }
@@ -276,7 +363,7 @@ func (m *RegressionModule) rollbackTarget(c RegressionConfig) (string, string) {
 	if to == r.Version {
 		return "", "no rollback proposed: the release to return to, " + to + ", is the one running"
 	}
-	if ok, why := m.warmedUp(c); !ok {
+	if ok, why := warmedUp(&m.rel, c); !ok {
 		return "", "no rollback proposed yet: " + why
 	}
 	if m.rolledBack[r.Version+"\x00"+to] {
@@ -292,20 +379,33 @@ func (m *RegressionModule) Release() ReleaseStatus {
 	return m.rel.ReleaseStatus
 }
 
-// releaseSummary is the regression module's release status for the
-// summary; nil without a regression module.
-func (e *Engine) releaseSummary(cfg Config) *ReleaseStatus {
+// TargetReleases returns what the module knows of each daemon target's
+// running release, by target name.
+func (m *RegressionModule) TargetReleases() []ReleaseStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]ReleaseStatus, 0, len(m.targetRels))
+	for _, r := range m.targetRels {
+		out = append(out, r.ReleaseStatus)
+	}
+	slices.SortFunc(out, func(a, b ReleaseStatus) int { return strings.Compare(a.Target, b.Target) })
+	return out
+}
+
+// releaseSummary is the regression module's release status of the service
+// and of each daemon target for the summary; nil without the module.
+func (e *Engine) releaseSummary(cfg Config) (*ReleaseStatus, []ReleaseStatus) {
 	ms := e.module("regression")
 	if ms == nil || !cfg.enabled("regression") {
-		return nil
+		return nil, nil
 	}
 	rm, ok := ms.m.(*RegressionModule)
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	r := rm.Release()
-	if r.Since.IsZero() {
-		return nil
+	targets := rm.TargetReleases()
+	if r := rm.Release(); !r.Since.IsZero() {
+		return &r, targets
 	}
-	return &r
+	return nil, targets
 }

@@ -2,6 +2,7 @@ package perfengine
 
 import (
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,5 +184,61 @@ func TestVersionOfBuild(t *testing.T) {
 		if got := versionOfBuild(&tc.bi); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestTargetReleasesHaveTheirOwnBaselines: a daemon target's version (its
+// build_info label) gets its own baseline, kept apart from the service's,
+// and a slower next version of the target is that target's finding, never
+// a rollback of this process.
+func TestTargetReleasesHaveTheirOwnBaselines(t *testing.T) {
+	st := openTestStore(t)
+	cfg := DefaultConfig()
+	cfg.Version = "self-1"
+	cfg.MonitoringInterval = Duration(time.Second)
+	cfg.Regression.BaselineAfter = Duration(20 * time.Second)
+	clk := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	reg, err := NewRegressionModule(cfg.Regression, WithRegressionClock(clk.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p95 := metrics.SeriesKey(metrics.ResponseTimeMs, map[string]string{"target": "shop"})
+	rps := metrics.SeriesKey(metrics.ThroughputRPS, map[string]string{"target": "shop"})
+	step := func(version string, ms float64, i int) []Action {
+		clk.advance(time.Second)
+		acts, err := reg.Recommend(t.Context(), Snapshot{Time: clk.now(), Config: cfg, Store: st,
+			Versions: map[string]string{"shop": version},
+			Latest:   map[string]float64{p95: ms + float64(i%5), rps: 50}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acts
+	}
+	for i := range 25 {
+		step("2.0.0", 100, i)
+	}
+	vs, _ := st.Versions(t.Context())
+	if !slices.Contains(vs, "target:shop/2.0.0") || slices.Contains(vs, "self-1") {
+		t.Fatalf("stored baselines %v, want shop's 2.0.0 alone (the service itself served nothing)", vs)
+	}
+	var acts []Action
+	for i := range 8 {
+		acts = append(acts, step("2.1.0", 300, i)...)
+	}
+	var found *Finding
+	for _, f := range reg.Findings() {
+		if f.Kind == FindingReleaseRegression && f.Target == "shop" {
+			found = &f
+		}
+	}
+	if found == nil || !strings.Contains(found.Title, "release 2.1.0") || !strings.Contains(found.Title, "against 2.0.0") {
+		t.Fatalf("findings %+v, want shop's 2.1.0 judged worse than 2.0.0", reg.Findings())
+	}
+	if len(acts) != 0 {
+		t.Errorf("actions %+v: a target's regression must not roll back this process", acts)
+	}
+	rs := reg.TargetReleases()
+	if len(rs) != 1 || rs[0].Target != "shop" || rs[0].Previous != "2.0.0" || rs[0].Source != VersionFromLabel {
+		t.Errorf("target releases %+v", rs)
 	}
 }

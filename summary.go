@@ -34,6 +34,7 @@ func (s Summary) clone() Summary {
 	s.Metrics = maps.Clone(s.Metrics)
 	s.Violations = slices.Clone(s.Violations)
 	s.Causes = slices.Clone(s.Causes)
+	s.TargetReleases = slices.Clone(s.TargetReleases)
 	s.Optimizations = cloneActions(s.Optimizations)
 	s.Recommendations = slices.Clone(s.Recommendations)
 	s.Findings = slices.Clone(s.Findings)
@@ -100,6 +101,7 @@ func (e *Engine) publish(now time.Time) {
 
 	findings := reportedFindings(cfg, mods)
 	version, _ := RunningVersion(cfg)
+	release, targetReleases := e.releaseSummary(cfg)
 
 	// Empty lists are [] in JSON, not null: clients iterate them.
 	violations := e.eval.currentViolations()
@@ -128,7 +130,8 @@ func (e *Engine) publish(now time.Time) {
 			Findings:        findings,
 			Modules:         e.moduleStatuses(),
 			Scaling:         e.scalingSummary(cfg),
-			Release:         e.releaseSummary(cfg),
+			Release:         release,
+			TargetReleases:  targetReleases,
 			Alerting:        e.alertingSummary(),
 			Vitals:          e.vitals(cfg),
 		},

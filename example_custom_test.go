@@ -146,3 +146,20 @@ custom:
 	// requests in the first cycle: 3
 	// invalid configuration: custom.cacheWarmer.paths=products: must start with "/"
 }
+
+// CustomSection reads a custom module's section, typed; SetCustom and
+// SetModule change it on a copy of the configuration.
+func ExampleCustomSection() {
+	cfg := perfengine.DefaultConfig()
+	w, _ := perfengine.CustomSection[WarmerConfig](cfg, "cacheWarmer")
+	w.Paths = append(w.Paths, "/cart")
+	next := cfg
+	next.SetCustom("cacheWarmer", w)
+	next.Modules.SetModule("cacheWarmer", true)
+
+	before, _ := perfengine.CustomSection[WarmerConfig](cfg, "cacheWarmer")
+	after, _ := perfengine.CustomSection[WarmerConfig](next, "cacheWarmer")
+	fmt.Println(before.Paths, "→", after.Paths, "| on:", next.Modules.Custom["cacheWarmer"])
+	// Output:
+	// [/] → [/ /cart] | on: true
+}

@@ -155,3 +155,13 @@ func ExampleEngine_AddSilence() {
 	fmt.Println(err, s.State(time.Now()), len(eng.Silences()))
 	// Output: <nil> active 1
 }
+
+// The running version comes from the configuration (PERFENGINE_VERSION),
+// else from the binary's build information.
+func ExampleRunningVersion() {
+	cfg := perfengine.DefaultConfig()
+	cfg.Version = "v1.4.2"
+	fmt.Println(perfengine.RunningVersion(cfg))
+	// Output:
+	// v1.4.2 config
+}

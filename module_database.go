@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/perfengine/perfengine/dbopt"
+	"github.com/perfengine/perfengine/dbopt/querytrace"
 	"github.com/perfengine/perfengine/metrics"
 )
 
@@ -54,6 +55,8 @@ type DatabaseModule struct {
 	// total ms), for the deltas.
 	watched map[string][]string
 	totals  map[string][2]float64
+	// requests, when set, finds N+1 patterns per request.
+	requests *querytrace.Requests
 }
 
 // MetricIndexQueriesMs is the mean time, over one interval, of the
@@ -452,8 +455,43 @@ func (m *DatabaseModule) Undo(ctx context.Context, a Action) error {
 // Findings are the failed health checks of the last run.
 func (m *DatabaseModule) Findings() []Finding {
 	m.mu.Lock()
+	out := append([]Finding(nil), m.findings...)
+	reqs := m.requests
+	m.mu.Unlock()
+	if reqs != nil {
+		out = append(out, nPlusOneFindings(reqs.Patterns())...)
+	}
+	return out
+}
+
+// FindingNPlusOne is the kind of the findings of N+1 patterns.
+const FindingNPlusOne = "n_plus_one"
+
+// WatchRequests makes the module report the N+1 patterns q finds in the
+// application's requests (querytrace.Requests.Middleware on its handler,
+// the statements run through a querytrace handle with the request's
+// context).
+func (m *DatabaseModule) WatchRequests(q *querytrace.Requests) {
+	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]Finding(nil), m.findings...)
+	m.requests = q
+}
+
+// nPlusOneFindings turns N+1 patterns into findings: advice about the
+// code, naming the route, the statement and the evidence.
+func nPlusOneFindings(ps []querytrace.Pattern) []Finding {
+	out := make([]Finding, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, Finding{
+			Module: "database", Kind: FindingNPlusOne, Severity: SeverityWarning, Advice: true,
+			Title: fmt.Sprintf("N+1 in %s: one statement runs %.0f times per request (up to %d, %d distinct arguments)",
+				p.Route, p.MeanPerRequest, p.MaxPerRequest, p.DistinctArgs),
+			Detail: fmt.Sprintf("%s\nseen in %d requests, last at %s; fix: fetch the rows in one statement (WHERE … IN (…), or a JOIN with the query before the loop)",
+				dbopt.Abbrev(p.Query, 300), p.Requests, p.LastSeen.Format(time.RFC3339)),
+			Time: p.LastSeen, Subject: FindingNPlusOne + " " + p.Route + " " + p.Query,
+		})
+	}
+	return out
 }
 
 func healthFindings(r *dbopt.Report, now time.Time) []Finding {

@@ -129,6 +129,7 @@ func (s *Service) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/search", s.handleSearch)
 	mux.HandleFunc("GET /api/me", s.handleMe)
 	mux.HandleFunc("GET /api/slow", s.handleSlow)
+	mux.HandleFunc("GET /api/related/{id}", s.handleRelated)
 	return mux
 }
 

@@ -11,6 +11,7 @@
 //	GET /api/search?q=NAME               products by name, ignoring case: a full table scan, no index
 //	GET /api/me                          the profile of "Authorization: Bearer <user>"; 401 without
 //	GET /api/slow?ms=N                   sleeps N ms, N ≤ 5000; 400 above
+//	GET /api/related/{id}                RelatedCount products of its category, one query each: an N+1
 //	GET /                                an HTML page: a heavy hero PNG, 30 product JPEGs below the
 //	                                     fold without dimensions or lazy loading, a blocking web font
 //

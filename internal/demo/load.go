@@ -145,6 +145,8 @@ func nextRequest(ctx context.Context, r *rand.Rand, base string) (*http.Request,
 		body = strings.NewReader(`{"stock":` + strconv.Itoa(r.IntN(500)) + `}`)
 	case n < 90:
 		path = "/api/slow?ms=" + strconv.Itoa(50+r.IntN(200))
+	case n < 94:
+		path = "/api/related/" + strconv.Itoa(1+r.IntN(ProductCount))
 	default:
 		path = "/"
 	}

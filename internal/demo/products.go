@@ -176,6 +176,46 @@ func (s *Service) handleProduct(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
+// RelatedCount is how many related products GET /api/related/{id} returns.
+const RelatedCount = 12
+
+// handleRelated lists products of the same category as one, fetching each
+// by its own query on purpose: an N+1 for the database module to find.
+func (s *Service) handleRelated(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.productID(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM products
+		WHERE category = (SELECT category FROM products WHERE id = ?) AND id != ? ORDER BY id LIMIT ?`, id, id, RelatedCount)
+	if err != nil {
+		s.fail(w, r, "internal", "related products: "+err.Error())
+		return
+	}
+	var ids []int64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			s.fail(w, r, "internal", "related products: "+err.Error())
+			return
+		}
+		ids = append(ids, n)
+	}
+	rows.Close()
+	out := make([]Product, 0, len(ids))
+	for _, n := range ids { // one query per product: the deliberate N+1
+		p, err := scanProduct(s.db.QueryRowContext(ctx, `SELECT `+productColumns+` FROM products WHERE id = ?`, n))
+		if err != nil {
+			s.fail(w, r, "internal", "related product: "+err.Error())
+			return
+		}
+		out = append(out, p)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 // ProductUpdate is the body of PUT /api/products/{id}: the fields present
 // are changed, the others kept.
 type ProductUpdate struct {

@@ -47,6 +47,12 @@ func wireDatabase(w *wiring) (*perfengine.DatabaseModule, error) {
 		m.Attach(dbopt.NewSQLite(db, dbopt.WithRecorder(rec), dbopt.WithLogger(w.log), dbopt.WithThresholds(th)))
 		return db, nil
 	}
+	// Each request's statements are grouped under its route, for the
+	// N+1 patterns (GET /api/related/{id} has one on purpose). Innermost
+	// but for the mux, whose pattern it reads.
+	reqs := querytrace.NewRequests(0)
+	m.WatchRequests(reqs)
+	w.middleware = append(w.middleware, reqs.Middleware)
 	w.modules = append(w.modules, m)
 	return m, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,40 @@ func TestDatabaseFindsSearchIndex(t *testing.T) {
 	}
 	if !strings.Contains(res.Message, "the planner uses it for 1 of 1 queries") {
 		t.Fatalf("Apply = %q, want the search to use the index", res.Message)
+	}
+}
+
+// TestDatabaseFindsRelatedNPlusOne: GET /api/related/{id} fetches each
+// related product by its own query; the database module reports the N+1
+// with the route and the statement.
+func TestDatabaseFindsRelatedNPlusOne(t *testing.T) {
+	w := wiring{cfg: perfengine.DefaultConfig()}
+	m, err := wireDatabase(&w)
+	if err != nil {
+		t.Fatalf("wireDatabase: %v", err)
+	}
+	svc, err := New(Options{DataDir: t.TempDir(), OpenDB: w.openDB, Middleware: w.middleware})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer svc.Close()
+	for id := range 3 {
+		rr := httptest.NewRecorder()
+		svc.Handler().ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/api/related/"+strconv.Itoa(100+id), nil))
+		if rr.Code != http.StatusOK || strings.Count(rr.Body.String(), `"sku"`) != RelatedCount {
+			t.Fatalf("GET /api/related = %d, %.200s; want %d products", rr.Code, rr.Body.String(), RelatedCount)
+		}
+		// A route without one reports none.
+		svc.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/products/"+strconv.Itoa(100+id), nil))
+	}
+	var found []perfengine.Finding
+	for _, f := range m.Findings() {
+		if f.Kind == perfengine.FindingNPlusOne {
+			found = append(found, f)
+		}
+	}
+	if len(found) != 1 || !strings.Contains(found[0].Title, "GET /api/related/{id}") || !strings.Contains(found[0].Title, "12 times per request") ||
+		!strings.Contains(found[0].Detail, "FROM products WHERE id = ?") || !strings.Contains(found[0].Detail, "seen in 3 requests") {
+		t.Errorf("N+1 findings %+v, want one for GET /api/related/{id} naming the statement", found)
 	}
 }

@@ -104,8 +104,8 @@ type release struct {
 	ReleaseStatus
 	countsRequests bool
 	lookedUp       bool
-	judgement      regress.Judgement
-	worse          []string // series the last judgement found worse
+	baseline       map[string][]float64 // the previous release's, once loaded
+	worse          []string             // series the last judgement found worse
 }
 
 // FindingReleaseRegression is the kind of the findings of a release judged
@@ -268,11 +268,17 @@ func (m *RegressionModule) judgeRelease(ctx context.Context, snap Snapshot, r *r
 	if err != nil {
 		return
 	}
-	j, err := d.CompareToBaseline(ctx, baselineKey(target, r.Previous), m.dataOf(target))
+	if r.baseline == nil {
+		// Loaded once: the previous release's baseline does not change.
+		if r.baseline, err = d.Baseline(ctx, baselineKey(target, r.Previous)); err != nil {
+			return
+		}
+	}
+	j, err := d.Judge(r.baseline, m.dataOf(target))
 	if err != nil {
 		return
 	}
-	r.judgement, r.Verdict, r.Score = j, j.Verdict, j.Score
+	r.Verdict, r.Score = j.Verdict, j.Score
 	for _, c := range j.Comparisons {
 		name, _, _ := strings.Cut(c.Metric, "{")
 		if c.Change != regress.Regression || !c.Significant ||

@@ -381,6 +381,19 @@ func (m *DatabaseModule) maintenanceAction(t dbopt.Task) Action {
 
 // Apply creates an index or runs a maintenance task.
 func (m *DatabaseModule) Apply(ctx context.Context, a Action) (Result, error) {
+	res, err := m.apply(ctx, a)
+	if err == nil && a.Kind != ActionResizeDBPool {
+		// The checks and advice run again at the next cycle, so the finding
+		// a fix was for clears then, or says why it persists, rather than
+		// standing until the next advice interval.
+		m.mu.Lock()
+		m.lastRun = time.Time{}
+		m.mu.Unlock()
+	}
+	return res, err
+}
+
+func (m *DatabaseModule) apply(ctx context.Context, a Action) (Result, error) {
 	o, err := m.optimizer(ctx)
 	if err != nil {
 		return Result{}, err

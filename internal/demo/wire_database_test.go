@@ -55,6 +55,23 @@ func TestDatabaseFindsSearchIndex(t *testing.T) {
 	if !strings.Contains(res.Message, "the planner uses it for 1 of 1 queries") {
 		t.Fatalf("Apply = %q, want the search to use the index", res.Message)
 	}
+	// The fix clears its finding at the next cycle, not at the next advice
+	// interval: the search no longer scans.
+	scans := func() int {
+		for _, f := range m.Findings() {
+			if f.Kind == "full_scans" {
+				return strings.Count(f.Detail, "full scan of")
+			}
+		}
+		return 0
+	}
+	before := scans()
+	if _, err := m.Recommend(ctx, perfengine.Snapshot{Time: time.Now(), Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	if after := scans(); before == 0 || after >= before {
+		t.Errorf("full scans reported %d before the index and %d the cycle after it, want fewer", before, after)
+	}
 }
 
 // TestDatabaseFindsRelatedNPlusOne: GET /api/related/{id} fetches each

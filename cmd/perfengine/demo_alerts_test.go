@@ -92,11 +92,17 @@ func TestDemoAlertsAndAutoscaler(t *testing.T) {
 	}
 	defer func() { stopLoad(); load.Wait() }()
 
-	eventually("the critical status notified", func() bool { return len(notified()) > 0 })
-	first := notified()[0]
-	if first.Status != "firing" || len(first.Alerts) != 1 || first.Alerts[0].Labels["severity"] != "critical" {
-		t.Fatalf("first status notification %+v, want one critical alert firing", first)
-	}
+	// The status may pass through warning on the way (a slow-endpoint
+	// finding can come a cycle before the p95 crosses critical): what
+	// must come is one critical status alert firing.
+	eventually("the critical status notified", func() bool {
+		for _, n := range notified() {
+			if n.Status == "firing" && len(n.Alerts) == 1 && n.Alerts[0].Labels["severity"] == "critical" {
+				return true
+			}
+		}
+		return false
+	})
 	eventually("a dry-run scale-up with its reason", func() bool {
 		sc := summary().Scaling
 		return sc != nil && sc.DryRun && sc.Current > 2 && strings.Contains(sc.Decision.Reason, "response_time")

@@ -115,20 +115,16 @@ func RegisterModule[C any](m CustomModule[C]) {
 // isBuiltinModule reports whether name is, but for case, a toggle of
 // ModuleToggles.
 func isBuiltinModule(name string) bool {
-	t := reflect.TypeFor[ModuleToggles]()
-	for i := range t.NumField() {
-		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); strings.EqualFold(tag, name) {
-			return true
-		}
-	}
-	return false
+	_, ok := builtinToggle(name, strings.EqualFold)
+	return ok
 }
 
-// builtinToggle returns the index of the ModuleToggles field named name.
-func builtinToggle(name string) (int, bool) {
+// builtinToggle returns the index of the ModuleToggles field whose YAML
+// name matches name.
+func builtinToggle(name string, match func(a, b string) bool) (int, bool) {
 	t := reflect.TypeFor[ModuleToggles]()
 	for i := range t.NumField() {
-		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag == name && tag != "-" {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag != "-" && match(tag, name) {
 			return i, true
 		}
 	}
@@ -181,7 +177,7 @@ func (c *Config) SetCustom(name string, section any) error {
 
 // SetModule turns a module on or off by name, built-in or custom.
 func (t *ModuleToggles) SetModule(name string, on bool) error {
-	if i, ok := builtinToggle(name); ok {
+	if i, ok := builtinToggle(name, func(a, b string) bool { return a == b }); ok {
 		reflect.ValueOf(t).Elem().Field(i).SetBool(on)
 		return nil
 	}

@@ -148,12 +148,17 @@ func (m *RegressionModule) trackReleases(ctx context.Context, snap Snapshot) {
 			} else if len(m.targetRels) >= maxTargetReleases {
 				continue
 			}
-			r = &release{ReleaseStatus: ReleaseStatus{Target: target, Version: version, Source: VersionFromLabel, Since: snap.Time, Requests: -1}}
+			r = &release{ReleaseStatus: ReleaseStatus{Target: target, Version: version, Source: VersionFromLabel, Since: snap.Time, Requests: -1,
+				Rollback: targetNoRollback}}
 			m.targetRels[target] = r
 		}
 		m.tally(ctx, snap, r, target)
 	}
 }
+
+// targetNoRollback is why a daemon target's release is never rolled back:
+// the engine does not deploy it.
+const targetNoRollback = "no rollback proposed from here: the daemon does not deploy this target, so its regressions are findings for the target's own deploys to act on"
 
 // maxTargetReleases bounds the daemon targets whose releases are followed.
 const maxTargetReleases = 1000

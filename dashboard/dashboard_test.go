@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -520,5 +521,25 @@ func TestPageShowsWhatAnActionDid(t *testing.T) {
 	i := strings.Index(r.body, `<td class="effect">`)
 	if i < 0 || !strings.Contains(r.body[i:min(len(r.body), i+200)], "measuring</span> knob_position 0") {
 		t.Errorf("GET / effect column:\n%.3000s", r.body[max(i, 0):])
+	}
+}
+
+// TestPageShowsTheRelease: the running version, where it came from, how
+// far it is from its own baseline and why no rollback is proposed.
+func TestPageShowsTheRelease(t *testing.T) {
+	f := newFixture(t, dashboard.Options{Token: token}, func(c *perfengine.Config) { c.Version = "v1.2.<3>" })
+	r := f.do(t, "GET", "/", nil, "")
+	i := strings.Index(r.body, `<table id="releases">`)
+	if r.status != 200 || i < 0 {
+		t.Fatalf("GET / = %d, no releases table:\n%.3000s", r.status, r.body)
+	}
+	row := r.body[i:min(len(r.body), i+1200)]
+	if f.eng.Summary().Release.Rollback == "" {
+		t.Fatal("the summary says nothing of a rollback")
+	}
+	for _, want := range []string{"this service", "v1.2.&lt;3&gt; <span class=\"muted\">(config)</span>", "clean so far", html.EscapeString(f.eng.Summary().Release.Rollback)} {
+		if !strings.Contains(row, want) {
+			t.Errorf("releases table lacks %q:\n%s", want, row)
+		}
 	}
 }

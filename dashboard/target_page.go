@@ -24,6 +24,9 @@ type targetPageData struct {
 	Ranges   []string
 	Charts   []chart
 	Findings []perfengine.Finding
+	// Release is the target's running release as the regression module
+	// judges it; nil when the target reports no version.
+	Release *perfengine.ReleaseStatus
 }
 
 // handleTargetPage serves /targets/{name}: the target's charts over the
@@ -75,6 +78,11 @@ func (d *Dashboard) handleTargetPage(w http.ResponseWriter, r *http.Request) {
 	}
 	data := targetPageData{T: t, Range: rng, Ranges: targetRanges, Charts: charts}
 	data.Findings = d.targetFindings(name)
+	for _, rel := range d.eng.Summary().TargetReleases {
+		if rel.Target == name {
+			data.Release = &rel
+		}
+	}
 	var b bytes.Buffer
 	if err := targetTemplate.Execute(&b, data); err != nil {
 		d.fail(w, r, codeInternal, "render target page: "+err.Error())

@@ -1,0 +1,76 @@
+package dashboard_test
+
+import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/perfengine/perfengine"
+	"github.com/perfengine/perfengine/dashboard"
+)
+
+// TestTargetPageShowsItsRelease: a scraped service's build_info version is
+// its release, and its page says how far that release is from its own
+// baseline and what it is judged against.
+func TestTargetPageShowsItsRelease(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shop_build_info", Help: "Build."}, []string{"version"})
+	info.WithLabelValues("2.4.<1>").Set(1)
+	reg.MustRegister(info)
+	shop := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer shop.Close()
+
+	cfg := perfengine.DefaultConfig()
+	cfg.Store.DataDir = t.TempDir()
+	cfg.MonitoringInterval = perfengine.Duration(100 * time.Millisecond)
+	cfg.Targets = perfengine.TargetsConfig{{Name: "shop", Type: "service", URL: shop.URL, Interval: perfengine.Duration(100 * time.Millisecond)}}
+	tm, err := perfengine.NewTargetsModule(cfg, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := perfengine.New(cfg, perfengine.WithRegisterer(prometheus.NewRegistry()), perfengine.WithModules(tm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Stop(context.Background())
+	srv := httptest.NewServer(dashboard.New(eng, dashboard.Options{Targets: tm}))
+	defer srv.Close()
+
+	for deadline := time.Now().Add(20 * time.Second); len(eng.Summary().TargetReleases) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no target release in the summary after 20 s of scrapes")
+		}
+	}
+	resp, err := http.Get(srv.URL + "/targets/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(b)
+	i := strings.Index(page, `<section id="target-release">`)
+	if resp.StatusCode != 200 || i < 0 {
+		t.Fatalf("GET /targets/shop = %d, no release section:\n%.2000s", resp.StatusCode, page)
+	}
+	rel := eng.Summary().TargetReleases[0]
+	section := page[i:min(len(page), i+800)]
+	for _, want := range []string{"Release 2.4.&lt;1&gt;", "without a regression towards its baseline", html.EscapeString(rel.Rollback)} {
+		if !strings.Contains(section, want) {
+			t.Errorf("release section lacks %q:\n%s", want, section)
+		}
+	}
+	if rel.Rollback == "" {
+		t.Error("the target's release says nothing of a rollback")
+	}
+}

@@ -79,6 +79,13 @@ type pageData struct {
 	// Alerts fire or resolved lately; Silences are active or pending.
 	Alerts   []alert.AlertStatus
 	Silences []alert.Silence
+	// Database is the database module's panel; nil without one.
+	Database *databasePanel
+	// Hosts are the network client's figures per host.
+	Hosts       []hostRow
+	HostHeaders []string
+	// Findings are those no panel above shows.
+	Findings []perfengine.Finding
 }
 
 func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
@@ -113,12 +120,7 @@ func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
 			data.Targets = append(data.Targets, row)
 		}
 	}
-	keys := make([]string, 0, len(s.Metrics))
-	for k := range s.Metrics {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(s.Metrics) {
 		f := metricFormat(k)
 		data.All = append(data.All, metricView{Key: k, Format: f, Text: formatMetric(f, s.Metrics[k])})
 	}
@@ -129,7 +131,15 @@ func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
 			data.Silences = append(data.Silences, s)
 		}
 	}
-	data.Actions = d.eng.Actions()
+	all := d.eng.Actions()
+	data.Actions = all
+	data.Database = newDatabasePanel(s, all)
+	data.Hosts, data.HostHeaders = hostRows(s.Metrics), hostHeaders()
+	for _, f := range s.Findings {
+		if data.Database == nil || f.Module != "database" {
+			data.Findings = append(data.Findings, f)
+		}
+	}
 	if len(data.Actions) > maxPageActions {
 		data.Actions = data.Actions[:maxPageActions]
 	}

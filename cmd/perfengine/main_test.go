@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -304,6 +305,22 @@ func TestDemo(t *testing.T) {
 	if _, body := get(t, c, s.urls["dashboard"]+"/metrics"); !strings.Contains(body, `http_requests_total{code="200",method="get"}`) ||
 		!strings.Contains(body, "http_request_duration_seconds_bucket") {
 		t.Errorf("dashboard /metrics lacks the shop's request series")
+	}
+	// The overview has a panel per layer: the index the database module
+	// advised (the demo's products(name) lookup scans 20000 rows without
+	// it) and the demo host the load generator's client calls.
+	host := strings.TrimPrefix(s.urls["demo service"], "http://")
+	var page string
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
+		_, page = get(t, c, s.urls["dashboard"]+"/")
+		_, indexes, _ := strings.Cut(page, `<table id="db-indexes">`)
+		_, hosts, _ := strings.Cut(page, `<table id="hosts">`)
+		if strings.Contains(indexes, "products(name)") && strings.Contains(hosts, "<td>"+host+"</td>") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no index advice for products(name) or no row for %s in the dashboard after 90 s:\n%.4000s", host, page)
+		}
 	}
 	s.stop(t)
 	res := decodeJSON[demo.RunResult](t, s.stdout.String())

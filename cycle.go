@@ -160,7 +160,7 @@ func (e *Engine) cycle(ctx context.Context) {
 		}
 	}
 
-	e.verify(keep, now, cfg)
+	e.verify(keep, now, cfg, mods)
 
 	prev := e.eval.status()
 	status, violations := e.eval.evaluate(now, latest)

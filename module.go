@@ -136,6 +136,9 @@ type Finding struct {
 	Subject string `json:"subject,omitempty"`
 	// Target is the daemon target the finding concerns, if any.
 	Target string `json:"target,omitempty"`
+	// Objects are the things the finding names (tables, say), so that an
+	// action on one of them can tell whether it cleared.
+	Objects []string `json:"objects,omitempty"`
 	// Advice marks a finding about the setup (an index to add, statistics
 	// to gather, space to reclaim) rather than a sign that the service is
 	// unwell now: it is listed and alerted, but does not raise the status

@@ -368,7 +368,7 @@ func (m *DatabaseModule) maintenanceAction(t dbopt.Task) Action {
 	if m.cfg.MaintenanceWindow != "" {
 		desc += " (in the window " + m.cfg.MaintenanceWindow + " UTC)"
 	}
-	return Action{
+	a := Action{
 		Module:      "database",
 		Kind:        t.Kind,
 		Target:      t.Table,
@@ -377,6 +377,15 @@ func (m *DatabaseModule) maintenanceAction(t dbopt.Task) Action {
 		Risk:        risk,
 		Params:      map[string]string{"kind": t.Kind, "table": t.Table},
 	}
+	if t.Check != "" {
+		// SQLite's whole-file tasks (vacuum, checkpoint) clear their check.
+		object := t.Table
+		if object == "main" {
+			object = ""
+		}
+		a.Expect = &Expectation{Clears: &FindingRef{Module: "database", Kind: t.Check, Object: object}}
+	}
+	return a
 }
 
 // Apply creates an index or runs a maintenance task.
@@ -518,7 +527,10 @@ func healthFindings(r *dbopt.Report, now time.Time) []Finding {
 		default:
 			continue
 		}
-		var detail []string
+		var detail, objects []string
+		for _, it := range c.Items {
+			objects = append(objects, it.Object)
+		}
 		for i, it := range c.Items {
 			if i == 5 {
 				detail = append(detail, fmt.Sprintf("and %d more", len(c.Items)-5))
@@ -531,7 +543,7 @@ func healthFindings(r *dbopt.Report, now time.Time) []Finding {
 			detail = append(detail, d)
 		}
 		out = append(out, Finding{Module: "database", Kind: c.Name, Severity: sev, Title: c.Summary, Detail: strings.Join(detail, "\n"),
-			Time: now, Subject: c.Name, Advice: databaseAdvice[c.Name]})
+			Time: now, Subject: c.Name, Objects: objects, Advice: databaseAdvice[c.Name]})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == SeverityCritical && out[j].Severity != SeverityCritical })
 	return out

@@ -100,6 +100,7 @@ func (e *Engine) publish(now time.Time) {
 	recs = append(recs, e.eval.advice()...)
 
 	findings := reportedFindings(cfg, mods)
+	persisting(findings, e.book.list(ActionApplied))
 	version, _ := RunningVersion(cfg)
 	release, targetReleases := e.releaseSummary(cfg)
 

@@ -1,10 +1,12 @@
 package perfengine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/perfengine/perfengine/metrics"
@@ -16,11 +18,47 @@ import (
 type Expectation struct {
 	// Series is the key of the series, as in Summary.Metrics:
 	// `api_route_p95_ms{route="GET /api/products"}`.
-	Series string `json:"series"`
+	Series string `json:"series,omitempty"`
 	// LowerIsBetter is true for a latency, a wait or a GC cost, false for
 	// a hit ratio or a throughput.
-	LowerIsBetter bool `json:"lower_is_better"`
+	LowerIsBetter bool `json:"lower_is_better,omitempty"`
+	// Clears is the finding the action fixes, for an action whose effect
+	// is a finding gone rather than a series moved (statistics gathered,
+	// space reclaimed): it is verified when the finding no longer names
+	// its object, and of no effect, with the finding saying so, when it
+	// still does.
+	Clears *FindingRef `json:"clears,omitempty"`
 }
+
+// FindingRef names a finding by its module and kind and, when Object is
+// set, the object among its Objects.
+type FindingRef struct {
+	Module string `json:"module"`
+	Kind   string `json:"kind"`
+	Object string `json:"object,omitempty"`
+}
+
+func (r FindingRef) String() string {
+	s := r.Module + " finding " + r.Kind
+	if r.Object != "" {
+		s += " on " + r.Object
+	}
+	return s
+}
+
+// names reports whether f is the finding r refers to, still naming its
+// object.
+func (r FindingRef) names(f Finding) bool {
+	return f.Module == r.Module && f.Kind == r.Kind && (r.Object == "" || slices.Contains(f.Objects, r.Object))
+}
+
+// A cleared finding is judged from the second cycle after the action: the
+// first refreshes the module's findings (a module's Apply asks for that),
+// the second reads them. One still there after persistCycles stays.
+const (
+	clearCycles   = 2
+	persistCycles = 4
+)
 
 // Verification states.
 const (
@@ -41,18 +79,24 @@ const (
 // series' median over verifyIntervals intervals before and after it, and
 // the Mann–Whitney test between them.
 type Verification struct {
-	State    string    `json:"state"`
-	Series   string    `json:"series"`
-	Before   float64   `json:"before"` // median
+	State  string `json:"state"`
+	Series string `json:"series,omitempty"`
+	// Finding is the finding the action was to clear, when its effect is
+	// that rather than a series (Expectation.Clears).
+	Finding  string    `json:"finding,omitempty"`
+	Before   float64   `json:"before,omitzero"` // median, omitted when 0 (as for a finding)
 	After    float64   `json:"after,omitempty"`
 	DeltaPct float64   `json:"delta_pct,omitempty"`
 	P        float64   `json:"p,omitempty"`
-	Samples  [2]int    `json:"samples"` // before, after
-	Time     time.Time `json:"time"`    // when the state was last set
+	Samples  [2]int    `json:"samples,omitzero"` // before, after
+	Time     time.Time `json:"time"`             // when the state was last set
 	Note     string    `json:"note,omitempty"`
 }
 
 func (v Verification) String() string {
+	if v.Series == "" {
+		return cmp.Or(v.State+": "+v.Note, v.State)
+	}
 	switch v.State {
 	case VerifyMeasuring:
 		return fmt.Sprintf("measuring %s (before: %.4g)", v.Series, v.Before)
@@ -76,6 +120,7 @@ type pendingCheck struct {
 	expect  Expectation
 	before  []float64
 	applied time.Time
+	cycles  int // verify passes since the action was applied
 }
 
 // startVerification notes the series' values before an action took effect.
@@ -83,6 +128,18 @@ type pendingCheck struct {
 // verification begun.
 func (e *Engine) startVerification(a Action) Action {
 	if a.Expect == nil || a.State != ActionApplied {
+		return a
+	}
+	if a.Expect.Series == "" {
+		if a.Expect.Clears == nil {
+			return a
+		}
+		v := Verification{State: VerifyMeasuring, Finding: a.Expect.Clears.String(), Time: a.UpdatedAt,
+			Note: "waiting for " + a.Expect.Clears.String() + " to clear"}
+		a = e.book.setVerification(a.ID, v)
+		e.mu.Lock()
+		e.checks = append(e.checks, pendingCheck{id: a.ID, expect: *a.Expect, applied: a.UpdatedAt})
+		e.mu.Unlock()
 		return a
 	}
 	var before []float64
@@ -110,7 +167,7 @@ func (e *Engine) startVerification(a Action) Action {
 // the proposal) is waited for too, up to twice the window after the
 // proposal; then the action applies unmeasured rather than never.
 func (e *Engine) measuring(a Action, now time.Time, interval time.Duration) (int, bool) {
-	if a.Expect == nil {
+	if a.Expect == nil || a.Expect.Series == "" {
 		return 0, false
 	}
 	n := 0
@@ -125,15 +182,31 @@ func (e *Engine) measuring(a Action, now time.Time, interval time.Duration) (int
 
 // verify judges each applied action whose window after it has filled, and
 // undoes the ones that did harm. It runs once a cycle, after collection.
-func (e *Engine) verify(ctx context.Context, now time.Time, cfg Config) {
+func (e *Engine) verify(ctx context.Context, now time.Time, cfg Config, mods []*moduleState) {
 	e.mu.Lock()
 	checks := e.checks
 	e.mu.Unlock()
 	var keep []pendingCheck
+	var findings []Finding
 	for _, c := range checks {
 		a, ok := e.book.get(c.id)
 		if !ok || a.State != ActionApplied {
 			continue // undone or gone meanwhile
+		}
+		if c.expect.Series == "" {
+			c.cycles++
+			if findings == nil {
+				findings = reportedFindings(cfg, mods)
+			}
+			v, done := judgeCleared(c, findings, now)
+			if !done {
+				keep = append(keep, c)
+				continue
+			}
+			a = e.book.setVerification(c.id, v)
+			e.record(ctx, a)
+			e.log.Info("action verified", "id", a.ID, "kind", a.Kind, "target", a.Target, "verification", v.String())
+			continue
 		}
 		var after []float64
 		if s, ok := e.series.Get(c.expect.Series); ok {
@@ -164,6 +237,47 @@ func (e *Engine) verify(ctx context.Context, now time.Time, cfg Config) {
 	// Checks added while this ran (an Approve) stay.
 	e.checks = append(keep, e.checks[len(checks):]...)
 	e.mu.Unlock()
+}
+
+// judgeCleared looks for the finding an action was to clear among the
+// modules' current findings; done is false while it is too early to say.
+func judgeCleared(c pendingCheck, findings []Finding, now time.Time) (v Verification, done bool) {
+	ref := *c.expect.Clears
+	var still *Finding
+	for i := range findings {
+		if ref.names(findings[i]) {
+			still = &findings[i]
+			break
+		}
+	}
+	v = Verification{Finding: ref.String(), Time: now}
+	switch {
+	case still == nil && c.cycles >= clearCycles:
+		v.State, v.Note = Verified, ref.String()+" no longer reported"
+	case still != nil && c.cycles >= persistCycles:
+		v.State, v.Note = VerifyNoEffect, fmt.Sprintf("%s still reported %d cycles after: %s", ref, c.cycles, still.Title)
+	default:
+		return v, false
+	}
+	return v, true
+}
+
+// persisting notes, on each finding an applied action was to clear but did
+// not, which action that was and what it did: the finding says why it is
+// still there rather than looking unattended.
+func persisting(findings []Finding, applied []Action) {
+	for _, a := range applied {
+		if a.Expect == nil || a.Expect.Clears == nil || a.Verification == nil || a.Verification.State != VerifyNoEffect {
+			continue
+		}
+		for i := range findings {
+			if a.Expect.Clears.names(findings[i]) {
+				findings[i].Detail = strings.TrimPrefix(findings[i].Detail+"\n", "\n") + fmt.Sprintf(
+					"persists after %s %s was applied at %s (%s); the module still finds it, so the cause is not what that action fixes",
+					a.Kind, a.Target, a.UpdatedAt.UTC().Format(time.RFC3339), cmp.Or(a.Result, "no result"))
+			}
+		}
+	}
 }
 
 // judgeEffect compares the series before and after an action.

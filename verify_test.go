@@ -3,10 +3,16 @@ package perfengine
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"modernc.org/sqlite"
+
+	"github.com/perfengine/perfengine/dbopt"
+	"github.com/perfengine/perfengine/dbopt/querytrace"
 	"github.com/perfengine/perfengine/metrics"
 )
 
@@ -150,5 +156,96 @@ func TestMeasuringDoesNotSurviveARestart(t *testing.T) {
 	a, _ := b.get("a1")
 	if a.Verification == nil || a.Verification.State != VerifyNoData || !strings.Contains(a.Verification.Note, "restarted") || a.Verification.Before != 3 {
 		t.Errorf("restored verification %+v, want no_data because of the restart, the figure before kept", a.Verification)
+	}
+}
+
+// TestAppliedFixClearsItsFinding: an ANALYZE the engine runs by itself is
+// verified by the database module's statistics finding no longer naming
+// the table, within clearCycles cycles.
+func TestAppliedFixClearsItsFinding(t *testing.T) {
+	rec := querytrace.NewRecorder(0)
+	db := querytrace.Open(&sqlite.Driver{}, filepath.Join(t.TempDir(), "shop.db"), rec)
+	defer db.Close()
+	for _, s := range []string{
+		`CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT NOT NULL)`,
+		`CREATE INDEX products_name ON products (name)`,
+		`INSERT INTO products (name) VALUES ('a'), ('b'), ('c')`,
+	} {
+		if _, err := db.ExecContext(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := NewDatabaseModule(dbopt.NewSQLite(db, dbopt.WithRecorder(rec)), DatabaseConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, clk := newTestEngine(t, DefaultConfig(), m)
+	named := func() bool {
+		for _, f := range e.Summary().Findings {
+			if f.Kind == "analyze" && slices.Contains(f.Objects, "products") {
+				return true
+			}
+		}
+		return false
+	}
+	e.step(clk)
+	if !named() {
+		t.Fatalf("findings %+v, want the analyze check naming products", e.Summary().Findings)
+	}
+	for range clearCycles + 1 {
+		e.step(clk)
+	}
+	var got *Verification
+	for _, a := range e.Actions(ActionApplied) {
+		if a.Kind == ActionAnalyze && a.Target == "products" {
+			got = a.Verification
+		}
+	}
+	if got == nil || got.State != Verified || !strings.Contains(got.Note, "analyze on products no longer reported") {
+		t.Fatalf("analyze verification %+v, want verified by its finding clearing", got)
+	}
+	if named() {
+		t.Errorf("the analyze finding still names products after ANALYZE: %+v", e.Summary().Findings)
+	}
+}
+
+// stubbornModule reports a finding its one safe fix does not clear.
+type stubbornModule struct{ applied bool }
+
+func (m *stubbornModule) Name() string                                      { return "stubborn" }
+func (m *stubbornModule) Collect(context.Context) ([]metrics.Sample, error) { return nil, nil }
+func (m *stubbornModule) Recommend(context.Context, Snapshot) ([]Action, error) {
+	if m.applied {
+		return nil, nil
+	}
+	return []Action{{Kind: "sweep", Target: "attic", Risk: RiskSafe, Description: "sweep the attic",
+		Expect: &Expectation{Clears: &FindingRef{Module: "stubborn", Kind: "dust", Object: "attic"}}}}, nil
+}
+func (m *stubbornModule) Apply(context.Context, Action) (Result, error) {
+	m.applied = true
+	return Result{Message: "swept"}, nil
+}
+func (m *stubbornModule) Undo(context.Context, Action) error { return ErrNotUndoable }
+func (m *stubbornModule) Findings() []Finding {
+	return []Finding{{Module: "stubborn", Kind: "dust", Severity: SeverityWarning, Title: "dust in the attic", Objects: []string{"attic"}, Advice: true}}
+}
+
+// TestFixThatDoesNotClearSaysSo: a fix whose finding stays is of no effect,
+// and the finding says which action was applied and what it did.
+func TestFixThatDoesNotClearSaysSo(t *testing.T) {
+	e, clk := newTestEngine(t, DefaultConfig(), &stubbornModule{})
+	for range persistCycles + 2 {
+		e.step(clk)
+	}
+	as := e.Actions(ActionApplied)
+	if len(as) != 1 || as[0].Verification == nil || as[0].Verification.State != VerifyNoEffect {
+		t.Fatalf("applied %+v, want the sweep of no effect", as)
+	}
+	if !strings.Contains(as[0].Verification.Note, "still reported") {
+		t.Errorf("note %q", as[0].Verification.Note)
+	}
+	fs := e.Summary().Findings
+	if len(fs) != 1 || !strings.Contains(fs[0].Detail, "persists after sweep attic was applied") || !strings.Contains(fs[0].Detail, "(swept)") {
+		t.Errorf("findings %+v, want the dust to say the sweep did not clear it", fs)
 	}
 }

@@ -70,6 +70,10 @@ type Task struct {
 	Table     string `json:"table"`
 	Reason    string `json:"reason"`
 	Statement string `json:"statement"`
+	// Check is the health check (Check.Name) that reports what the task
+	// fixes, with Table among its items' objects: once the task has run,
+	// that item should be gone from the check.
+	Check string `json:"check"`
 }
 
 // TaskResult is what running a task did.
@@ -99,10 +103,10 @@ func (o *Optimizer) MaintenancePlan(ctx context.Context) ([]Task, error) {
 	for _, t := range ts {
 		switch {
 		case o.needsVacuum(t):
-			out = append(out, Task{Kind: TaskVacuumAnalyze, Table: t.Name, Statement: "VACUUM (ANALYZE) " + t.Name,
+			out = append(out, Task{Kind: TaskVacuumAnalyze, Table: t.Name, Statement: "VACUUM (ANALYZE) " + t.Name, Check: "vacuum_analyze",
 				Reason: fmt.Sprintf("%d dead of %d live rows; last vacuum %s", t.Dead, t.Live, when(t.LastVacuum))})
 		case o.needsAnalyze(t):
-			out = append(out, Task{Kind: TaskAnalyze, Table: t.Name, Statement: "ANALYZE " + t.Name,
+			out = append(out, Task{Kind: TaskAnalyze, Table: t.Name, Statement: "ANALYZE " + t.Name, Check: "vacuum_analyze",
 				Reason: fmt.Sprintf("%d rows changed since the last analyze (%s)", t.ModSinceAnalyze, when(t.LastAnalyze))})
 		}
 	}
@@ -125,12 +129,12 @@ func (o *Optimizer) sqlitePlanTasks(ctx context.Context) ([]Task, error) {
 			// tables its own connection queried, which on a pool is seldom
 			// the connection that runs it, and so it often does nothing.
 			for _, it := range c.Items {
-				out = append(out, Task{Kind: TaskAnalyze, Table: it.Object, Statement: it.Fix, Reason: it.Detail})
+				out = append(out, Task{Kind: TaskAnalyze, Table: it.Object, Statement: it.Fix, Reason: it.Detail, Check: c.Name})
 			}
 		case "vacuum":
-			out = append(out, Task{Kind: TaskVacuum, Table: "main", Statement: c.Items[0].Fix, Reason: c.Summary})
+			out = append(out, Task{Kind: TaskVacuum, Table: "main", Statement: c.Items[0].Fix, Reason: c.Summary, Check: c.Name})
 		case "wal_checkpoint":
-			out = append(out, Task{Kind: TaskCheckpoint, Table: "main", Statement: "PRAGMA wal_checkpoint(TRUNCATE)", Reason: c.Summary})
+			out = append(out, Task{Kind: TaskCheckpoint, Table: "main", Statement: "PRAGMA wal_checkpoint(TRUNCATE)", Reason: c.Summary, Check: c.Name})
 		}
 	}
 	return out, nil

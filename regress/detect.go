@@ -173,6 +173,9 @@ func detectIdx(y []float64, o DetectOptions) []int {
 	if o.Method == MethodEDivisive {
 		return EDivisive(y, o.EDivisive)
 	}
+	if ly, ok := multiplicative(y); ok {
+		y = ly
+	}
 	sigma := noiseScale(y)
 	if sigma == 0 {
 		return nil // constant, or constant apart from isolated steps of zero width
@@ -190,6 +193,63 @@ func detectIdx(y []float64, o DetectOptions) []int {
 		cps, _, work = selectModel(z, o, f)
 	}
 	return keepJumps(work, cps, o.MinEffect)
+}
+
+// multiplicative returns log y when y is a positive seasonal series whose
+// cycle grows with its level, as sales, traffic and passenger counts do:
+// on the raw scale the cycles of the high years swing more than any model
+// with one seasonal profile can absorb, and each wider swing reads as a
+// change in spread. On the log scale the profile is one multiplicative
+// pattern. The test is Tukey's spread-versus-level plot over whole cycles:
+// a slope of log spread on log level near 1 (above 1/2 here) says the
+// spread is proportional to the level, and the levels must differ enough
+// (by half) for the slope to mean anything.
+func multiplicative(y []float64) ([]float64, bool) {
+	for _, v := range y {
+		if v <= 0 {
+			return nil, false
+		}
+	}
+	// The period from the first differences, which a growth curve does
+	// not dominate the way it dominates the autocorrelation of the levels.
+	d := make([]float64, len(y)-1)
+	for i := range d {
+		d[i] = y[i+1] - y[i]
+	}
+	p, _ := season(d, nil)
+	if p == 0 || len(y)/p < 4 {
+		return nil, false
+	}
+	var lx, ly []float64
+	for lo := 0; lo+p <= len(y); lo += p {
+		res := lineResiduals(y, lo, lo+p)
+		var ss float64
+		for _, r := range res {
+			ss += r * r
+		}
+		level, spread := mean(y[lo:lo+p]), math.Sqrt(ss/float64(p))
+		if spread <= 0 {
+			return nil, false
+		}
+		lx, ly = append(lx, math.Log(level)), append(ly, math.Log(spread))
+	}
+	if slices.Max(lx)-slices.Min(lx) < math.Log(1.5) {
+		return nil, false
+	}
+	mx, my := mean(lx), mean(ly)
+	var sxy, sxx float64
+	for i := range lx {
+		sxy += (lx[i] - mx) * (ly[i] - my)
+		sxx += (lx[i] - mx) * (lx[i] - mx)
+	}
+	if sxx == 0 || sxy/sxx < 0.5 {
+		return nil, false
+	}
+	out := make([]float64, len(y))
+	for i, v := range y {
+		out[i] = math.Log(v)
+	}
+	return out, true
 }
 
 // jumpWindow is how many points on each side of a change point the

@@ -33,7 +33,10 @@
 // (1+ρ)/(1−ρ), the BIC under AR(1) noise; and a change point between sloped
 // sides must show a jump, a gap between lines fitted on either side (or a
 // change of spread around them), so a smooth curve cut into steps keeps no
-// cut.
+// cut. A positive seasonal series whose cycle swings in proportion to its
+// level (Tukey's spread-versus-level slope above 1/2 over whole cycles) is
+// searched on the log scale, where its season is one pattern, not a
+// widening funnel read as changes of spread.
 // Online is a robust CUSUM for live series, O(1) per point. Both tolerate
 // missing values (NaN).
 //

@@ -324,6 +324,9 @@ func poolAction(o *dbopt.Optimizer) (Action, bool) {
 
 func (m *DatabaseModule) indexAction(s dbopt.Suggestion) Action {
 	target := s.Table + "(" + strings.Join(s.Columns, ", ") + ")"
+	if s.Method != "" {
+		target += " USING " + s.Method
+	}
 	if s.Where != "" {
 		target += " WHERE " + s.Where
 	}
@@ -353,6 +356,7 @@ func (m *DatabaseModule) indexAction(s dbopt.Suggestion) Action {
 			"table":   s.Table,
 			"columns": strings.Join(s.Columns, ","),
 			"where":   s.Where,
+			"method":  s.Method,
 			"name":    s.Name,
 			"queries": strings.Join(queries, "\n"),
 		},
@@ -409,7 +413,7 @@ func (m *DatabaseModule) apply(ctx context.Context, a Action) (Result, error) {
 	}
 	switch a.Kind {
 	case ActionCreateIndex:
-		s := dbopt.Suggestion{Table: a.Params["table"], Where: a.Params["where"], Name: a.Params["name"]}
+		s := dbopt.Suggestion{Table: a.Params["table"], Where: a.Params["where"], Method: a.Params["method"], Name: a.Params["name"]}
 		if c := a.Params["columns"]; c != "" {
 			s.Columns = strings.Split(c, ",")
 		}

@@ -3,6 +3,7 @@ package dbopt
 import (
 	"fmt"
 	"hash/fnv"
+	"math"
 	"sort"
 	"strings"
 )
@@ -16,6 +17,10 @@ type table struct {
 	Columns    map[string]bool
 	Distinct   map[string]float64 // estimated distinct values per column
 	WriteShare float64            // writes / (writes + scans), 0..1
+	// Correlation is pg_stats.correlation per column: how closely the
+	// column's order follows the rows' physical order (±1: exactly). Only
+	// PostgreSQL reports it; it makes a BRIN index worth trying.
+	Correlation map[string]float64
 }
 
 func (t *table) qualified() string { return quoteIdent(t.Schema, t.Name) }
@@ -33,6 +38,7 @@ type candidate struct {
 	Table   *table
 	Columns []string
 	Where   string // SQL predicate, "" for a full index
+	Method  string // "" for a B-tree, or MethodBRIN
 	key     string
 	// evaluation state
 	size   int64
@@ -41,8 +47,16 @@ type candidate struct {
 	handle string // the evaluator's name for it while it exists
 }
 
+// MethodBRIN is the index method of a block-range index: a summary of each
+// range of table pages, a few kilobytes for millions of rows, that serves
+// ranges of a column stored in about the order of its values.
+const MethodBRIN = "brin"
+
 func (c *candidate) String() string {
 	s := c.Table.display() + "(" + strings.Join(c.Columns, ", ") + ")"
+	if c.Method != "" {
+		s += " USING " + c.Method
+	}
 	if c.Where != "" {
 		s += " WHERE " + c.Where
 	}
@@ -63,6 +77,10 @@ func (c *candidate) ddl(name string, concurrently bool) string {
 	}
 	b.WriteString("ON ")
 	b.WriteString(c.Table.qualified())
+	if c.Method != "" {
+		b.WriteString(" USING ")
+		b.WriteString(c.Method)
+	}
 	b.WriteString(" (")
 	for i, col := range c.Columns {
 		if i > 0 {
@@ -82,6 +100,9 @@ func (c *candidate) ddl(name string, concurrently bool) string {
 // when the columns do not fit.
 func indexName(c *candidate) string {
 	parts := append([]string{c.Table.Name}, c.Columns...)
+	if c.Method != "" {
+		parts = append(parts, c.Method)
+	}
 	if c.Where != "" {
 		parts = append(parts, "where")
 		for _, f := range strings.FieldsFunc(c.Where, func(r rune) bool {
@@ -287,6 +308,15 @@ func candidatesFor(t *table, u *usage, maxCols int, partial bool) []*candidate {
 	for _, b := range bases {
 		add(b, "")
 	}
+	for _, r := range u.Range {
+		if brinPays(t, r) {
+			k := t.qualified() + "(" + r + ") USING " + MethodBRIN
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, &candidate{Table: t, Columns: []string{r}, Method: MethodBRIN, key: k})
+			}
+		}
+	}
 	if partial {
 		n := len(bases)
 		for _, p := range u.Preds {
@@ -308,12 +338,29 @@ func candidatesFor(t *table, u *usage, maxCols int, partial bool) []*candidate {
 	return out
 }
 
+// A BRIN index is tried for a range column whose values follow the table's
+// physical order closely (|correlation| ≥ brinMinCorrelation: appended
+// timestamps, serial ids) on a table big enough (brinMinRows) to have many
+// page ranges; below that each range summarises rows all over the table
+// and the index excludes nothing.
+const (
+	brinMinCorrelation = 0.9
+	brinMinRows        = 100_000
+)
+
+func brinPays(t *table, col string) bool {
+	c, ok := t.Correlation[col]
+	return ok && t.Rows >= brinMinRows && math.Abs(c) >= brinMinCorrelation
+}
+
 // servedBy reports whether an existing index makes the candidate useless:
 // its columns start with the candidate's, and its predicate (if any) is
 // the candidate's.
 func servedBy(c *candidate, existing []pgIndex) bool {
 	for _, x := range existing {
-		if !x.Valid || x.HasExpr || x.AM != "btree" || x.Schema != c.Table.Schema || x.Table != c.Table.Name {
+		// A B-tree serves a BRIN candidate on its leading columns as well:
+		// the BRIN would only be a coarser copy. A BRIN serves only a BRIN.
+		if !x.Valid || x.HasExpr || (x.AM != "btree" && x.AM != c.Method) || x.Schema != c.Table.Schema || x.Table != c.Table.Name {
 			continue
 		}
 		if x.Where != "" && !strings.EqualFold(normalizePred(x.Where), normalizePred(c.Where)) {

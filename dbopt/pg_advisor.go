@@ -108,6 +108,7 @@ func suggestionFrom(p pick, taken map[string]bool) Suggestion {
 		Table:     p.c.Table.display(),
 		Columns:   p.c.Columns,
 		Where:     p.c.Where,
+		Method:    p.c.Method,
 		Statement: p.c.ddl(name, true),
 		SizeBytes: p.c.size,
 		Name:      name,
@@ -161,7 +162,7 @@ func (e *pgEvaluator) setup(ctx context.Context, o *Optimizer) error {
 // table resolves a name as the search path does and loads its columns,
 // their distinct counts and the table's share of writes.
 func (e *pgEvaluator) table(ctx context.Context, name string) (*table, error) {
-	t := &table{Columns: map[string]bool{}, Distinct: map[string]float64{}}
+	t := &table{Columns: map[string]bool{}, Distinct: map[string]float64{}, Correlation: map[string]float64{}}
 	var writes, scans float64
 	err := e.conn.QueryRow(ctx, `
 		SELECT c.oid, n.nspname, c.relname, greatest(c.reltuples, 0)::float8,
@@ -177,7 +178,7 @@ func (e *pgEvaluator) table(ctx context.Context, name string) (*table, error) {
 		t.WriteShare = writes / (writes + scans)
 	}
 	rows, err := e.conn.Query(ctx, `
-		SELECT a.attname, coalesce(s.n_distinct, 0)::float8
+		SELECT a.attname, coalesce(s.n_distinct, 0)::float8, s.correlation::float8
 		FROM pg_attribute a
 		LEFT JOIN pg_stats s ON s.schemaname = $2 AND s.tablename = $3 AND s.attname = a.attname
 		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, t.OID, t.Schema, t.Name)
@@ -188,10 +189,14 @@ func (e *pgEvaluator) table(ctx context.Context, name string) (*table, error) {
 	for rows.Next() {
 		var col string
 		var nd float64
-		if err := rows.Scan(&col, &nd); err != nil {
+		var corr *float64
+		if err := rows.Scan(&col, &nd, &corr); err != nil {
 			return nil, err
 		}
 		t.Columns[col] = true
+		if corr != nil {
+			t.Correlation[col] = *corr
+		}
 		if nd < 0 {
 			nd = -nd * t.Rows
 		}

@@ -31,7 +31,10 @@ func ddlFor(s Suggestion, schema, tbl string) (string, *candidate, error) {
 	if len(s.Columns) == 0 {
 		return "", nil, errors.New("suggestion has no columns")
 	}
-	c := &candidate{Table: &table{Schema: schema, Name: tbl}, Columns: s.Columns, Where: s.Where}
+	if s.Method != "" && s.Method != MethodBRIN {
+		return "", nil, fmt.Errorf("suggestion's index method %q: want a B-tree or %s", s.Method, MethodBRIN)
+	}
+	c := &candidate{Table: &table{Schema: schema, Name: tbl}, Columns: s.Columns, Where: s.Where, Method: s.Method}
 	c.key = c.String()
 	name := s.Name
 	if name == "" {

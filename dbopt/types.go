@@ -239,9 +239,12 @@ type Advice struct {
 // (PostgreSQL), or rows visited (SQLite), with the suggestions ranked
 // above this one already in place.
 type Suggestion struct {
-	Table      string   `json:"table"`
-	Columns    []string `json:"columns"`
-	Where      string   `json:"where,omitempty"`
+	Table   string   `json:"table"`
+	Columns []string `json:"columns"`
+	Where   string   `json:"where,omitempty"`
+	// Method is "" for a B-tree, or "brin" (MethodBRIN) for a block-range
+	// index on a column stored in the order of its values.
+	Method     string   `json:"method,omitempty"`
 	Statement  string   `json:"statement"`
 	CostBefore float64  `json:"cost_before"`
 	CostAfter  float64  `json:"cost_after"`

@@ -21,6 +21,12 @@ type table struct {
 	// column's order follows the rows' physical order (±1: exactly). Only
 	// PostgreSQL reports it; it makes a BRIN index worth trying.
 	Correlation map[string]float64
+	// Width is pg_stats.avg_width per column, and Dedup whether a B-tree
+	// on the column may keep posting lists (not numeric, floats, jsonb,
+	// containers or a nondeterministic collation): what sizing an index
+	// needs. PostgreSQL only.
+	Width map[string]float64
+	Dedup map[string]bool
 }
 
 func (t *table) qualified() string { return quoteIdent(t.Schema, t.Name) }

@@ -26,7 +26,12 @@
 // table of 100k rows or more also gets a BRIN candidate: a summary per
 // range of pages, kilobytes where the B-tree takes megabytes, which saves
 // less per query and so is chosen when the size budget has no room for
-// the B-tree. Candidates are costed with hypopg what-if indexes on a
+// the B-tree. A B-tree's size is estimated from the layout PostgreSQL
+// builds (the key's average width from pg_stats, posting lists for runs of
+// equal keys where deduplication applies, leaves at the default
+// fillfactor), not taken from hypopg, which counts a tuple per row and so
+// overstates an index on a column with few values several times over.
+// Candidates are costed with hypopg what-if indexes on a
 // read-only session and chosen greedily across the whole workload: each
 // round takes the index with the largest saving, weighted by calls × time,
 // given the indexes already chosen, if it clears a bar that rises with the

@@ -34,7 +34,7 @@ func (o *Optimizer) pgAdvise(ctx context.Context, queries []Query, opt AdviseOpt
 		return nil, fmt.Errorf("connect advisor session: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	ev := &pgEvaluator{conn: conn, timeout: opt.ExplainTimeout}
+	ev := &pgEvaluator{conn: conn, timeout: opt.ExplainTimeout, version: o.pgVersion}
 	if err := ev.setup(ctx, o); err != nil {
 		return nil, err
 	}
@@ -132,6 +132,7 @@ func round2(f float64) float64 { return math.Round(f*100) / 100 }
 type pgEvaluator struct {
 	conn    *pgx.Conn
 	timeout time.Duration
+	version int // server_version_num
 	n       int
 }
 
@@ -162,7 +163,8 @@ func (e *pgEvaluator) setup(ctx context.Context, o *Optimizer) error {
 // table resolves a name as the search path does and loads its columns,
 // their distinct counts and the table's share of writes.
 func (e *pgEvaluator) table(ctx context.Context, name string) (*table, error) {
-	t := &table{Columns: map[string]bool{}, Distinct: map[string]float64{}, Correlation: map[string]float64{}}
+	t := &table{Columns: map[string]bool{}, Distinct: map[string]float64{}, Correlation: map[string]float64{},
+		Width: map[string]float64{}, Dedup: map[string]bool{}}
 	var writes, scans float64
 	err := e.conn.QueryRow(ctx, `
 		SELECT c.oid, n.nspname, c.relname, greatest(c.reltuples, 0)::float8,
@@ -178,8 +180,11 @@ func (e *pgEvaluator) table(ctx context.Context, name string) (*table, error) {
 		t.WriteShare = writes / (writes + scans)
 	}
 	rows, err := e.conn.Query(ctx, `
-		SELECT a.attname, coalesce(s.n_distinct, 0)::float8, s.correlation::float8
+		SELECT a.attname, coalesce(s.n_distinct, 0)::float8, s.correlation::float8, s.avg_width::float8,
+		       ty.typname NOT IN ('numeric', 'jsonb', 'float4', 'float8') AND ty.typcategory NOT IN ('A', 'C', 'R')
+		       AND coalesce((SELECT co.collisdeterministic FROM pg_collation co WHERE co.oid = a.attcollation), true)
 		FROM pg_attribute a
+		JOIN pg_type ty ON ty.oid = a.atttypid
 		LEFT JOIN pg_stats s ON s.schemaname = $2 AND s.tablename = $3 AND s.attname = a.attname
 		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, t.OID, t.Schema, t.Name)
 	if err != nil {
@@ -189,14 +194,19 @@ func (e *pgEvaluator) table(ctx context.Context, name string) (*table, error) {
 	for rows.Next() {
 		var col string
 		var nd float64
-		var corr *float64
-		if err := rows.Scan(&col, &nd, &corr); err != nil {
+		var corr, width *float64
+		var dedup bool
+		if err := rows.Scan(&col, &nd, &corr, &width, &dedup); err != nil {
 			return nil, err
 		}
 		t.Columns[col] = true
 		if corr != nil {
 			t.Correlation[col] = *corr
 		}
+		if width != nil {
+			t.Width[col] = *width
+		}
+		t.Dedup[col] = dedup
 		if nd < 0 {
 			nd = -nd * t.Rows
 		}
@@ -278,7 +288,48 @@ func (e *pgEvaluator) create(ctx context.Context, c *candidate) (oid uint32, siz
 	if err != nil {
 		return 0, 0, fmt.Errorf("hypopg_create_index %s: %w", c, err)
 	}
+	if est, ok := e.btreeSize(ctx, c); ok {
+		size = est
+	}
 	return oid, size, nil
+}
+
+// btreeSize is btreeSize for a B-tree candidate, from the table's
+// statistics (and, for a partial index, the planner's estimate of the rows
+// its predicate keeps); false without statistics for every column or for
+// another method, and hypopg's figure stands.
+func (e *pgEvaluator) btreeSize(ctx context.Context, c *candidate) (int64, bool) {
+	t := c.Table
+	if c.Method != "" {
+		return 0, false
+	}
+	s := btreeShape{rows: t.Rows, distinct: 1, dedup: e.version >= 130000}
+	for _, col := range c.Columns {
+		w, ok := t.Width[col]
+		if !ok {
+			return 0, false
+		}
+		s.keyWidth += w
+		s.distinct *= max(t.Distinct[col], 1)
+		s.dedup = s.dedup && t.Dedup[col]
+	}
+	if c.Where != "" {
+		var js string
+		if err := e.conn.QueryRow(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+t.qualified()+" WHERE "+c.Where).Scan(&js); err != nil {
+			return 0, false
+		}
+		var plans []struct {
+			Plan struct {
+				Rows float64 `json:"Plan Rows"`
+			}
+		}
+		if json.Unmarshal([]byte(js), &plans) != nil || len(plans) == 0 {
+			return 0, false
+		}
+		s.rows = plans[0].Plan.Rows
+	}
+	s.distinct = min(s.distinct, s.rows)
+	return btreeSize(s), true
 }
 
 func (e *pgEvaluator) with(ctx context.Context, c *candidate, qs []*wq) ([]float64, int64, error) {

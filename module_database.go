@@ -327,6 +327,9 @@ func (m *DatabaseModule) indexAction(s dbopt.Suggestion) Action {
 	if s.Method != "" {
 		target += " USING " + s.Method
 	}
+	if len(s.Include) > 0 {
+		target += " INCLUDE (" + strings.Join(s.Include, ", ") + ")"
+	}
 	if s.Where != "" {
 		target += " WHERE " + s.Where
 	}
@@ -357,6 +360,7 @@ func (m *DatabaseModule) indexAction(s dbopt.Suggestion) Action {
 			"columns": strings.Join(s.Columns, ","),
 			"where":   s.Where,
 			"method":  s.Method,
+			"include": strings.Join(s.Include, ","),
 			"name":    s.Name,
 			"queries": strings.Join(queries, "\n"),
 		},
@@ -416,6 +420,9 @@ func (m *DatabaseModule) apply(ctx context.Context, a Action) (Result, error) {
 		s := dbopt.Suggestion{Table: a.Params["table"], Where: a.Params["where"], Method: a.Params["method"], Name: a.Params["name"]}
 		if c := a.Params["columns"]; c != "" {
 			s.Columns = strings.Split(c, ",")
+		}
+		if c := a.Params["include"]; c != "" {
+			s.Include = strings.Split(c, ",")
 		}
 		if q := a.Params["queries"]; q != "" {
 			s.Queries = strings.Split(q, "\n")

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // colRef is a column as written: an optional qualifier (table or alias) and
@@ -44,6 +45,10 @@ type shape struct {
 	Group  []colRef // GROUP BY, in order
 	Preds  []predicate
 	Params int // highest $n
+	// Refs are all the columns a plain SELECT reads, for covering indexes:
+	// nil when it reads a star, or has subqueries or CTEs whose scopes a
+	// flat list would mix up.
+	Refs []colRef
 }
 
 // parseShape parses one SELECT (or UPDATE/DELETE with a WHERE) and returns
@@ -62,6 +67,7 @@ func parseShape(sql string) (*shape, error) {
 	switch {
 	case n.GetSelectStmt() != nil:
 		s.selectStmt(n.GetSelectStmt(), true)
+		s.Refs = plainRefs(n.GetSelectStmt())
 	case n.GetUpdateStmt() != nil:
 		u := n.GetUpdateStmt()
 		s.addRangeVar(u.GetRelation())
@@ -377,4 +383,56 @@ func highestParamJSON(js string) int {
 			hi = v
 		}
 	}
+}
+
+// plainRefs returns every column sel reads, or nil when it reads a star or
+// nests a query (a subquery, a CTE, a set operation), whose column names
+// belong to other scopes.
+func plainRefs(sel *pg_query.SelectStmt) []colRef {
+	var refs []colRef
+	plain := true
+	var walk func(protoreflect.Message)
+	walk = func(m protoreflect.Message) {
+		if !plain || !m.IsValid() {
+			return
+		}
+		switch v := m.Interface().(type) {
+		case *pg_query.ColumnRef:
+			c, ok := asColumn(&pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: v}})
+			if !ok {
+				plain = false // a star
+				return
+			}
+			refs = append(refs, c)
+			return
+		case *pg_query.SubLink, *pg_query.RangeSubselect, *pg_query.CommonTableExpr, *pg_query.WithClause:
+			plain = false
+			return
+		case *pg_query.SelectStmt:
+			if v != sel {
+				plain = false
+				return
+			}
+		}
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			switch {
+			case fd.Message() == nil || fd.IsMap():
+			case fd.IsList():
+				for i, l := 0, v.List(); i < l.Len(); i++ {
+					walk(l.Get(i).Message())
+				}
+			default:
+				walk(v.Message())
+			}
+			return plain
+		})
+	}
+	if sel.GetOp() != pg_query.SetOperation_SETOP_NONE && sel.GetOp() != pg_query.SetOperation_SET_OPERATION_UNDEFINED {
+		return nil
+	}
+	walk(sel.ProtoReflect())
+	if !plain {
+		return nil
+	}
+	return refs
 }

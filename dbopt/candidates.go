@@ -45,6 +45,9 @@ type candidate struct {
 	Columns []string
 	Where   string // SQL predicate, "" for a full index
 	Method  string // "" for a B-tree, or MethodBRIN
+	// Include are non-key columns stored in the leaves (INCLUDE), so that
+	// a query reading only them and the key is answered from the index.
+	Include []string
 	key     string
 	// evaluation state
 	size   int64
@@ -62,6 +65,9 @@ func (c *candidate) String() string {
 	s := c.Table.display() + "(" + strings.Join(c.Columns, ", ") + ")"
 	if c.Method != "" {
 		s += " USING " + c.Method
+	}
+	if len(c.Include) > 0 {
+		s += " INCLUDE (" + strings.Join(c.Include, ", ") + ")"
 	}
 	if c.Where != "" {
 		s += " WHERE " + c.Where
@@ -95,6 +101,16 @@ func (c *candidate) ddl(name string, concurrently bool) string {
 		b.WriteString(quoteIdent(col))
 	}
 	b.WriteByte(')')
+	if len(c.Include) > 0 {
+		b.WriteString(" INCLUDE (")
+		for i, col := range c.Include {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(quoteIdent(col))
+		}
+		b.WriteByte(')')
+	}
 	if c.Where != "" {
 		b.WriteString(" WHERE ")
 		b.WriteString(c.Where)
@@ -108,6 +124,9 @@ func indexName(c *candidate) string {
 	parts := append([]string{c.Table.Name}, c.Columns...)
 	if c.Method != "" {
 		parts = append(parts, c.Method)
+	}
+	if len(c.Include) > 0 {
+		parts = append(append(parts, "incl"), c.Include...)
 	}
 	if c.Where != "" {
 		parts = append(parts, "where")
@@ -136,6 +155,10 @@ type usage struct {
 	Eq, Range, Sort, Group []string
 	Preds                  []predicate
 	All                    map[string]bool
+	// Reads are all the columns the query reads from the table, when it
+	// is plain enough to know them (shape.Refs): what a covering index
+	// must hold.
+	Reads []string
 }
 
 // resolve maps a shape's column references onto the tables it reads.
@@ -226,7 +249,45 @@ func resolve(s *shape, lookup func(tableRef) *table) map[*table]*usage {
 			u.All[p.Col.Name] = true
 		}
 	}
+	// Every column must resolve for the reads to be known: one that does
+	// not (an output alias, an ambiguous name) may be any table's.
+	reads := map[*table][]string{}
+	for _, c := range s.Refs {
+		t := find(c)
+		if t == nil {
+			return out
+		}
+		if !contains(reads[t], c.Name) {
+			reads[t] = append(reads[t], c.Name)
+		}
+	}
+	for t, cols := range reads {
+		if u := out[t]; u != nil {
+			u.Reads = cols
+		}
+	}
 	return out
+}
+
+// distinct returns cols without repeats, in order: a column twice in one
+// index is never useful.
+func distinct(cols []string) []string {
+	out := make([]string, 0, len(cols))
+	for _, c := range cols {
+		if !contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func allIn(xs, in []string) bool {
+	for _, x := range xs {
+		if !contains(in, x) {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(xs []string, x string) bool {
@@ -238,10 +299,18 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
+// Covering candidates: at most maxInclude columns beyond the key, for at
+// most maxCovering of a query's key choices.
+const (
+	maxInclude  = 3
+	maxCovering = 3
+)
+
 // candidatesFor proposes btree indexes for one query's use of one table:
 // single columns, equality columns (most selective first), then one range
-// or the sort columns, and partial variants for constant predicates.
-func candidatesFor(t *table, u *usage, maxCols int, partial bool) []*candidate {
+// or the sort columns, partial variants for constant predicates and, with
+// covering, the same keys with the other columns the query reads included.
+func candidatesFor(t *table, u *usage, maxCols int, partial, covering bool) []*candidate {
 	var out []*candidate
 	seen := map[string]bool{}
 	add := func(cols []string, where string) {
@@ -252,13 +321,7 @@ func candidatesFor(t *table, u *usage, maxCols int, partial bool) []*candidate {
 				return
 			}
 		}
-		// A column twice in one index is never useful.
-		dedup := make([]string, 0, len(cols))
-		for _, c := range cols {
-			if !contains(dedup, c) {
-				dedup = append(dedup, c)
-			}
-		}
+		dedup := distinct(cols)
 		k := t.qualified() + "(" + strings.Join(dedup, ",") + ")" + where
 		if seen[k] {
 			return
@@ -313,6 +376,33 @@ func candidatesFor(t *table, u *usage, maxCols int, partial bool) []*candidate {
 	}
 	for _, b := range bases {
 		add(b, "")
+	}
+	if covering && len(u.Reads) > 0 {
+		n := 0
+		for _, b := range bases {
+			b = distinct(b)
+			if len(b) > maxCols {
+				continue
+			}
+			var inc []string
+			for _, c := range u.Reads {
+				if !contains(b, c) {
+					inc = append(inc, c)
+				}
+			}
+			if len(inc) == 0 || len(inc) > maxInclude {
+				continue
+			}
+			k := t.qualified() + "(" + strings.Join(b, ",") + ") INCLUDE (" + strings.Join(inc, ",") + ")"
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, &candidate{Table: t, Columns: b, Include: inc, key: k})
+			if n++; n == maxCovering {
+				break
+			}
+		}
 	}
 	for _, r := range u.Range {
 		if brinPays(t, r) {
@@ -372,7 +462,7 @@ func servedBy(c *candidate, existing []pgIndex) bool {
 		if x.Where != "" && !strings.EqualFold(normalizePred(x.Where), normalizePred(c.Where)) {
 			continue
 		}
-		if hasPrefix(x.Columns, c.Columns) {
+		if hasPrefix(x.Columns, c.Columns) && allIn(c.Include, x.Columns) {
 			return true
 		}
 	}

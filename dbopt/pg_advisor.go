@@ -65,7 +65,7 @@ func (o *Optimizer) pgAdvise(ctx context.Context, queries []Query, opt AdviseOpt
 	seen := map[string]bool{}
 	for _, q := range qs {
 		for t, u := range q.uses {
-			for _, c := range candidatesFor(t, u, opt.MaxColumns, !opt.NoPartial) {
+			for _, c := range candidatesFor(t, u, opt.MaxColumns, !opt.NoPartial, o.pgVersion >= 110000) {
 				if seen[c.key] {
 					continue
 				}
@@ -109,6 +109,7 @@ func suggestionFrom(p pick, taken map[string]bool) Suggestion {
 		Columns:   p.c.Columns,
 		Where:     p.c.Where,
 		Method:    p.c.Method,
+		Include:   p.c.Include,
 		Statement: p.c.ddl(name, true),
 		SizeBytes: p.c.size,
 		Name:      name,
@@ -312,6 +313,13 @@ func (e *pgEvaluator) btreeSize(ctx context.Context, c *candidate) (int64, bool)
 		s.keyWidth += w
 		s.distinct *= max(t.Distinct[col], 1)
 		s.dedup = s.dedup && t.Dedup[col]
+	}
+	for _, col := range c.Include {
+		w, ok := t.Width[col]
+		if !ok {
+			return 0, false
+		}
+		s.includeWidth += w
 	}
 	if c.Where != "" {
 		var js string

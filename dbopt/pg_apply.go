@@ -34,7 +34,7 @@ func ddlFor(s Suggestion, schema, tbl string) (string, *candidate, error) {
 	if s.Method != "" && s.Method != MethodBRIN {
 		return "", nil, fmt.Errorf("suggestion's index method %q: want a B-tree or %s", s.Method, MethodBRIN)
 	}
-	c := &candidate{Table: &table{Schema: schema, Name: tbl}, Columns: s.Columns, Where: s.Where, Method: s.Method}
+	c := &candidate{Table: &table{Schema: schema, Name: tbl}, Columns: s.Columns, Where: s.Where, Method: s.Method, Include: s.Include}
 	c.key = c.String()
 	name := s.Name
 	if name == "" {

@@ -514,7 +514,7 @@ func (o *Optimizer) sqliteAdvise(ctx context.Context, queries []Query, opt Advis
 	seen := map[string]bool{}
 	for _, q := range qs {
 		for t, u := range q.uses {
-			for _, c := range candidatesFor(t, u, opt.MaxColumns, !opt.NoPartial) {
+			for _, c := range candidatesFor(t, u, opt.MaxColumns, !opt.NoPartial, false) {
 				if !seen[c.key] && !servedBy(c, existing) {
 					seen[c.key] = true
 					cands = append(cands, c)

@@ -244,7 +244,10 @@ type Suggestion struct {
 	Where   string   `json:"where,omitempty"`
 	// Method is "" for a B-tree, or "brin" (MethodBRIN) for a block-range
 	// index on a column stored in the order of its values.
-	Method     string   `json:"method,omitempty"`
+	Method string `json:"method,omitempty"`
+	// Include are the non-key columns stored in the index (INCLUDE), for
+	// queries it then answers from the index alone.
+	Include    []string `json:"include,omitempty"`
 	Statement  string   `json:"statement"`
 	CostBefore float64  `json:"cost_before"`
 	CostAfter  float64  `json:"cost_after"`

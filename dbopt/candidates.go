@@ -94,21 +94,11 @@ func (c *candidate) ddl(name string, concurrently bool) string {
 		b.WriteString(c.Method)
 	}
 	b.WriteString(" (")
-	for i, col := range c.Columns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(quoteIdent(col))
-	}
+	b.WriteString(quotedList(c.Columns))
 	b.WriteByte(')')
 	if len(c.Include) > 0 {
 		b.WriteString(" INCLUDE (")
-		for i, col := range c.Include {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(quoteIdent(col))
-		}
+		b.WriteString(quotedList(c.Include))
 		b.WriteByte(')')
 	}
 	if c.Where != "" {
@@ -116,6 +106,15 @@ func (c *candidate) ddl(name string, concurrently bool) string {
 		b.WriteString(c.Where)
 	}
 	return b.String()
+}
+
+// quotedList is cols quoted as identifiers, comma-separated.
+func quotedList(cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = quoteIdent(c)
+	}
+	return strings.Join(q, ", ")
 }
 
 // indexName is a readable name within PostgreSQL's 63 bytes, with a hash

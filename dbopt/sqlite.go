@@ -338,12 +338,7 @@ func sqliteDDL(c *candidate, name string, mark bool) string {
 	b.WriteString(" ON ")
 	b.WriteString(quoteIdent(c.Table.Name))
 	b.WriteString(" (")
-	for i, col := range c.Columns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(quoteIdent(col))
-	}
+	b.WriteString(quotedList(c.Columns))
 	b.WriteString(")")
 	if mark {
 		b.WriteString(" /* " + strings.TrimSpace(ourComment) + " */")

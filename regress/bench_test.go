@@ -7,6 +7,7 @@ package regress
 // (the online ones want more iterations: -bench Online -benchtime 1000000x).
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -52,6 +53,27 @@ func BenchmarkDetect100k(b *testing.B) {
 	b.Run("binseg/flat", func(b *testing.B) { benchDetect(b, binseg, flat) })
 	b.Run("default/steps2000", func(b *testing.B) { benchDetect(b, DefaultDetectOptions(), steps2000) })
 	b.Run("default/flat", func(b *testing.B) { benchDetect(b, DefaultDetectOptions(), flat) })
+}
+
+// BenchmarkDetectGrowth is issue 17's growth check of the default
+// detector: 1k, 10k and 100k points, without changes (where PELT's pruning
+// fails and its work grows with n²) and with a step every 500 points, on
+// either side of the PELTMaxPoints hand-over to binary segmentation; ns/pt
+// is the time per point, flat for a linear cost. Flat series before the
+// segment bound: 10k points 3.45 s, 20k 12.5 s (quadratic); with it, and
+// the switch at PELTMaxPoints, no size costs more than half a second.
+//
+//	go test -run '^$' -bench DetectGrowth -benchmem ./regress
+func BenchmarkDetectGrowth(b *testing.B) {
+	for _, n := range []int{1_000, PELTMaxPoints, PELTMaxPoints + 1, 10_000, 100_000} {
+		for _, every := range []int{0, 500} {
+			y := stepSeries(n, every)
+			b.Run(fmt.Sprintf("n=%d/steps_every=%d", n, every), func(b *testing.B) {
+				benchDetect(b, DefaultDetectOptions(), y)
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/pt")
+			})
+		}
+	}
 }
 
 // benchPELT runs the exact search on the whole series, past the

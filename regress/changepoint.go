@@ -70,6 +70,13 @@ func (k Cost) params() float64 {
 // Pruning makes it linear when change points keep arriving; a long series
 // without any change degrades towards quadratic time, which is why Detect
 // defaults to binary segmentation.
+// peltMaxSegment bounds the segments PELT considers. Its pruning keeps
+// every past candidate while nothing changes, which makes a flat series
+// cost O(n²); with the bound it costs O(n·peltMaxSegment). A segment the
+// bound cuts where nothing changes is joined again by the merge pass,
+// whose tests find no difference across the cut.
+const peltMaxSegment = 1000
+
 func pelt(c *segCost, n, minSeg int, pen float64) []int {
 	if minSeg < 1 {
 		minSeg = 1
@@ -85,6 +92,9 @@ func pelt(c *segCost, n, minSeg int, pen float64) []int {
 	for t := minSeg; t <= n; t++ {
 		if s := t - minSeg; s >= minSeg {
 			cands = append(cands, s)
+		}
+		for len(cands) > 1 && t-cands[0] > peltMaxSegment {
+			cands = cands[1:]
 		}
 		best, arg := math.Inf(1), 0
 		vals = vals[:0]

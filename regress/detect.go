@@ -41,10 +41,12 @@ type ChangePoint struct {
 	PValue     float64 `json:"p_value"`
 }
 
-// PELTMaxPoints is the longest series MethodPELT searches exactly; longer
-// ones use binary segmentation, whose O(n log n) holds without changes,
-// where PELT's pruning fails and its time grows with n².
-const PELTMaxPoints = 20_000
+// PELTMaxPoints is the longest series MethodPELT searches; longer ones use
+// binary segmentation, O(n log n). Without changes PELT's pruning fails,
+// so its search is bounded by segments of at most 1000 points (O(n·1000),
+// the boundaries that forces merged away again when nothing changes
+// there), and the switch is where that still costs under half a second.
+const PELTMaxPoints = 5_000
 
 // DetectOptions choose the offline detector. DefaultDetectOptions is the
 // one fixed parameter set `perfengine regress detect` uses, tuned for F1 on

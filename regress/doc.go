@@ -19,8 +19,9 @@
 //
 // # Change points
 //
-// Detect finds where a series changes, offline: PELT (exact, default) or
-// binary segmentation under a Gaussian mean-and-variance cost with a
+// Detect finds where a series changes, offline: PELT (default, segments of
+// at most 1000 points so a series without changes costs O(n), not O(n²);
+// binary segmentation above PELTMaxPoints) or binary segmentation under a Gaussian mean-and-variance cost with a
 // BIC-scaled penalty, or E-divisive means as Apache Otava runs it. Spikes
 // are smoothed away before the search, segments have a minimum length, a
 // merge pass drops change points that are not significant or too small, and

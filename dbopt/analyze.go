@@ -127,6 +127,25 @@ func (s *shape) selectStmt(sel *pg_query.SelectStmt, top bool) {
 		}
 		s.Group = append(s.Group, c)
 	}
+	// SELECT DISTINCT groups by its output columns, DISTINCT ON by its
+	// expressions: either can read an index in order instead of sorting or
+	// hashing every row.
+	if d := sel.GetDistinctClause(); len(d) > 0 && len(s.Group) == 0 {
+		on := d
+		if len(d) == 1 && d[0].GetNode() == nil { // plain DISTINCT
+			on = nil
+			for _, t := range sel.GetTargetList() {
+				on = append(on, t.GetResTarget().GetVal())
+			}
+		}
+		for _, n := range on {
+			c, ok := asColumn(n)
+			if !ok {
+				break
+			}
+			s.Group = append(s.Group, c)
+		}
+	}
 	for _, t := range sel.GetTargetList() {
 		s.sublinks(t.GetResTarget().GetVal())
 	}

@@ -5,6 +5,28 @@ import (
 	"testing"
 )
 
+func TestParseShapeDistinct(t *testing.T) {
+	tests := []struct {
+		sql  string
+		want []colRef
+	}{
+		{"SELECT DISTINCT category FROM products", []colRef{{Name: "category"}}},
+		{"SELECT DISTINCT category, brand FROM products WHERE price > 10", []colRef{{Name: "category"}, {Name: "brand"}}},
+		{"SELECT DISTINCT ON (customer_id) customer_id, created_at FROM orders ORDER BY customer_id, created_at DESC", []colRef{{Name: "customer_id"}}},
+		{"SELECT DISTINCT lower(name) FROM products", nil},
+		{"SELECT category FROM products GROUP BY category", []colRef{{Name: "category"}}},
+	}
+	for _, tc := range tests {
+		s, err := parseShape(tc.sql)
+		if err != nil {
+			t.Fatalf("parseShape(%q): %v", tc.sql, err)
+		}
+		if !reflect.DeepEqual(s.Group, tc.want) {
+			t.Errorf("parseShape(%q).Group = %v, want %v", tc.sql, s.Group, tc.want)
+		}
+	}
+}
+
 func TestParseShapeRefs(t *testing.T) {
 	tests := []struct {
 		sql  string

@@ -29,6 +29,7 @@ type page struct {
 	werr  error
 
 	base    *url.URL
+	urls    map[string]resolvedURL // resolve's answers for this page
 	hint    lcpHint
 	learned resources
 	prev    *resources // what the route used last time
@@ -351,6 +352,27 @@ func (p *page) heroURL() string {
 // this origin, an absolute URL for others) and, when it is under
 // StaticPrefix, the name of its file in Root.
 func (p *page) resolve(raw string) (ref, file, origin string) {
+	if r, ok := p.urls[raw]; ok {
+		return r.ref, r.file, r.origin
+	}
+	ref, file, origin = p.resolveURL(raw)
+	if len(p.urls) < maxPageURLs {
+		if p.urls == nil {
+			p.urls = map[string]resolvedURL{}
+		}
+		p.urls[raw] = resolvedURL{ref, file, origin}
+	}
+	return ref, file, origin
+}
+
+// resolvedURL is one answer of resolve. A page names the same image, icon
+// or script many times, and resolving an absolute URL costs a parse and a
+// join; up to maxPageURLs answers are kept per page.
+type resolvedURL struct{ ref, file, origin string }
+
+const maxPageURLs = 256
+
+func (p *page) resolveURL(raw string) (ref, file, origin string) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" || strings.HasPrefix(raw, "data:") || strings.HasPrefix(raw, "blob:") || strings.HasPrefix(raw, "javascript:") {
 		return "", "", ""
@@ -455,14 +477,14 @@ func (p *page) img(raw []byte) {
 			switch {
 			case w == 0 && h == 0:
 				w, h = iw, ih
-				t.add("width", itoa(w))
-				t.add("height", itoa(h))
+				t.addInt("width", w)
+				t.addInt("height", h)
 			case w == 0 && !t.has("width"):
 				w = (h*iw + ih/2) / ih
-				t.add("width", itoa(w))
+				t.addInt("width", w)
 			case h == 0 && !t.has("height"):
 				h = (w*ih + iw/2) / iw
-				t.add("height", itoa(h))
+				t.addInt("height", h)
 			}
 			if t.changed() {
 				p.o.stats.sized.Add(1)
@@ -595,4 +617,3 @@ func hasToken(list, tok string) bool {
 	return false
 }
 
-func itoa(n int) string { return fmt.Sprint(n) }

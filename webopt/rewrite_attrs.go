@@ -141,16 +141,35 @@ func (t *tag) get(name string) string {
 	return html.UnescapeString(string(v))
 }
 
+// getInt reads a non-negative integer attribute (a width, a height) from
+// the raw bytes, without the string get would make; anything but plain
+// digits reads as 0, absent.
 func (t *tag) getInt(name string) int {
-	v := t.get(name)
-	if v == "" {
-		return 0 // absent: not worth a strconv error
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
+	i := t.index(name)
+	if i < 0 || !t.attrs[i].hasVal {
 		return 0
 	}
+	v := t.raw[t.attrs[i].vs:t.attrs[i].ve]
+	if len(v) == 0 || len(v) > 9 {
+		return 0
+	}
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
 	return n
+}
+
+// addInt adds name="n".
+func (t *tag) addInt(name string, n int) {
+	t.adds = append(t.adds, ' ')
+	t.adds = append(t.adds, name...)
+	t.adds = append(t.adds, `="`...)
+	t.adds = strconv.AppendInt(t.adds, int64(n), 10)
+	t.adds = append(t.adds, '"')
 }
 
 func (t *tag) add(name, value string) {

@@ -616,4 +616,3 @@ func hasToken(list, tok string) bool {
 	}
 	return false
 }
-

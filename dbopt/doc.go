@@ -26,8 +26,9 @@
 // table of 100k rows or more also gets a BRIN candidate: a summary per
 // range of pages, kilobytes where the B-tree takes megabytes, which saves
 // less per query and so is chosen when the size budget has no room for
-// the B-tree. A plain SELECT whose every column is known (no star, no
-// subquery) also gets covering candidates on PostgreSQL 11 and later: the
+// the B-tree. With AdviseOptions.Covering, a plain SELECT whose every
+// column is known (no star, no subquery) also gets covering candidates on
+// PostgreSQL 11 and later: the
 // same keys with the other columns it reads in INCLUDE, which pay when the
 // planner then answers it with an index-only scan (a table mostly
 // all-visible after VACUUM). A B-tree's size is estimated from the layout PostgreSQL

@@ -65,7 +65,7 @@ func (o *Optimizer) pgAdvise(ctx context.Context, queries []Query, opt AdviseOpt
 	seen := map[string]bool{}
 	for _, q := range qs {
 		for t, u := range q.uses {
-			for _, c := range candidatesFor(t, u, opt.MaxColumns, !opt.NoPartial, o.pgVersion >= 110000) {
+			for _, c := range candidatesFor(t, u, opt.MaxColumns, !opt.NoPartial, opt.Covering && o.pgVersion >= 110000) {
 				if seen[c.key] {
 					continue
 				}

@@ -204,7 +204,7 @@ ANALYZE events; SELECT pg_stat_reset();`)
 	}
 }
 
-// TestAdviseCovering: a query that reads two columns beyond its filter, on
+// TestAdviseCovering: with Covering, a query that reads two columns beyond its filter, on
 // a table whose pages are all visible, gets an index that includes them,
 // which the planner then answers from the index alone; a query reading a
 // star gets no INCLUDE.
@@ -218,7 +218,11 @@ func TestAdviseCovering(t *testing.T) {
 	mustExec(t, pool, `SELECT pg_stat_reset()`)
 	o := newOpt(t, dsn)
 	ctx := context.Background()
-	adv, err := o.Advise(ctx, []Query{{SQL: "SELECT status, total FROM orders WHERE customer_id = $1", Calls: 1000, MeanMs: 5}}, AdviseOptions{})
+	q := []Query{{SQL: "SELECT status, total FROM orders WHERE customer_id = $1", Calls: 1000, MeanMs: 5}}
+	if plain, err := o.Advise(ctx, q, AdviseOptions{}); err != nil || len(plain.Suggestions) != 1 || len(plain.Suggestions[0].Include) > 0 {
+		t.Fatalf("at the defaults: %+v, %v; want one plain index, covering being opt-in", plain, err)
+	}
+	adv, err := o.Advise(ctx, q, AdviseOptions{Covering: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +246,7 @@ func TestAdviseCovering(t *testing.T) {
 	if err := o.DropIndex(ctx, applied.Name); err != nil {
 		t.Fatal(err)
 	}
-	star, err := o.Advise(ctx, []Query{{SQL: "SELECT * FROM orders WHERE customer_id = $1", Calls: 1000, MeanMs: 5}}, AdviseOptions{})
+	star, err := o.Advise(ctx, []Query{{SQL: "SELECT * FROM orders WHERE customer_id = $1", Calls: 1000, MeanMs: 5}}, AdviseOptions{Covering: true})
 	if err != nil {
 		t.Fatal(err)
 	}

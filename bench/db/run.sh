@@ -57,6 +57,8 @@ for w in w40 w100; do
   row "$w" "perfengine (defaults)" "$work/ours-$w.json" "$t"
   t=$(timed "$work/tuned-$w.json" "$work/perfengine" db advise --dsn "$DSN" --queries "$work/$w.sql" --json --min-share 0.02 --max-indexes 100)
   row "$w" "perfengine (--min-share 0.02 --max-indexes 100)" "$work/tuned-$w.json" "$t"
+  t=$(timed "$work/covering-$w.json" "$work/perfengine" db advise --dsn "$DSN" --queries "$work/$w.sql" --json --covering)
+  row "$w" "perfengine (--covering)" "$work/covering-$w.json" "$t"
   if [ -n "${DEXTER_DIR:-}" ]; then
     t=$(timed "$work/dexter-$w.log" ruby -I "$DEXTER_DIR/lib" "$DEXTER_DIR/exe/dexter" "$DSN" --input-format sql "$work/$w.sql")
     row "$w" "dexter 0.4.3 (defaults)" "$work/dexter-$w.log" "$t"

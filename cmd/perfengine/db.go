@@ -111,9 +111,10 @@ validity check, and an EXPLAIN showing the planner uses each.`,
 	minSavings := cmd.Flags().Float64("min-savings", 100*dbopt.DefaultMinSavings, "least % of its queries' cost an index must save (more on tables with writes)")
 	maxIndexes := cmd.Flags().Int("max-indexes", dbopt.DefaultMaxIndexes, "most indexes to suggest")
 	minShare := cmd.Flags().Float64("min-share", 100*dbopt.DefaultMinWorkloadShare, "least % of the whole workload's cost an index must save")
+	covering := cmd.Flags().Bool("covering", false, "also try covering indexes (INCLUDE) for queries an index-only scan could answer (PostgreSQL)")
 	asJSON := addJSONFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		opt := dbopt.AdviseOptions{MinSavings: *minSavings / 100, MinWorkloadShare: *minShare / 100, MaxIndexes: *maxIndexes}
+		opt := dbopt.AdviseOptions{MinSavings: *minSavings / 100, MinWorkloadShare: *minShare / 100, MaxIndexes: *maxIndexes, Covering: *covering}
 		if *maxIndexes < 1 {
 			return errors.New("--max-indexes must be at least 1")
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/perfengine/perfengine"
 	"github.com/perfengine/perfengine/alert"
 	"github.com/perfengine/perfengine/metrics"
+	"github.com/perfengine/perfengine/target"
 	"github.com/perfengine/perfengine/webopt"
 )
 
@@ -28,8 +29,12 @@ type formArgs struct {
 	Verb string
 }
 
+// figureArgs is a figure's text and, for "–", why it is missing.
+type figureArgs struct{ Text, Why string }
+
 var pageFuncs = template.FuncMap{
 	"form":       func(auth bool, id, verb string) formArgs { return formArgs{auth, id, verb} },
+	"figure":     func(text, why string) figureArgs { return figureArgs{text, why} },
 	"pathEscape": url.PathEscape,
 }
 
@@ -62,6 +67,23 @@ type targetRow struct {
 	perfengine.TargetSummary
 	P95, RPS, Errors string
 	Spark            template.HTML // p95 over the last hour
+	// Missing says why a figure shows as "–".
+	Missing string
+}
+
+// missingWhy says why a target has no figure yet: latency and throughput
+// from a service's counters and histograms are rates, which take two
+// scrapes.
+func missingWhy(t perfengine.TargetSummary) string {
+	switch {
+	case !t.Up && t.Scrapes == 0:
+		return "not scraped yet"
+	case !t.Up:
+		return "down: " + t.Error
+	case t.Kind == target.Service && t.Scrapes < 2:
+		return "rates need a second scrape, due at " + t.NextScrape.Format("15:04:05")
+	}
+	return "the target reports no such series"
 }
 
 // maxPageActions bounds the actions table; the API has them all.
@@ -105,7 +127,7 @@ func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.targets != nil {
 		for _, t := range d.targets.Targets() {
-			row := targetRow{TargetSummary: t, P95: "–", RPS: "–", Errors: "–"}
+			row := targetRow{TargetSummary: t, P95: "–", RPS: "–", Errors: "–", Missing: missingWhy(t)}
 			for _, sm := range t.Samples {
 				switch sm.Name {
 				case metrics.ResponseTimeMs:

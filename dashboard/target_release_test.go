@@ -74,3 +74,54 @@ func TestTargetPageShowsItsRelease(t *testing.T) {
 		t.Error("the target's release says nothing of a rollback")
 	}
 }
+
+// TestOverviewSaysWhyAFigureIsMissing: after a service target's first
+// scrape its latency and throughput are rates without a second one, and
+// the overview says so rather than showing a bare "–".
+func TestOverviewSaysWhyAFigureIsMissing(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_seconds", Help: "Latency."}, []string{"code"})
+	dur.WithLabelValues("200").Observe(0.02)
+	reg.MustRegister(dur)
+	shop := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer shop.Close()
+
+	cfg := perfengine.DefaultConfig()
+	cfg.Store.DataDir = t.TempDir()
+	cfg.MonitoringInterval = perfengine.Duration(time.Hour)
+	// The first scrape comes at an offset within the interval, the second
+	// a whole interval after it: time enough to look in between.
+	cfg.Targets = perfengine.TargetsConfig{{Name: "shop", Type: "service", URL: shop.URL, Interval: perfengine.Duration(10 * time.Second)}}
+	tm, err := perfengine.NewTargetsModule(cfg, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := perfengine.New(cfg, perfengine.WithRegisterer(prometheus.NewRegistry()), perfengine.WithModules(tm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Stop(context.Background())
+	srv := httptest.NewServer(dashboard.New(eng, dashboard.Options{Targets: tm}))
+	defer srv.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if ts := tm.Targets(); len(ts) == 1 && ts[0].Scrapes == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no first scrape of shop in 20 s: %+v", tm.Targets())
+		}
+	}
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_, row, _ := strings.Cut(string(b), `<table id="targets">`)
+	if !strings.Contains(row, `title="rates need a second scrape, due at `) {
+		t.Errorf("the targets table does not say why shop's figures are missing:\n%.1500s", row)
+	}
+}

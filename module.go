@@ -139,6 +139,9 @@ type Finding struct {
 	// Objects are the things the finding names (tables, say), so that an
 	// action on one of them can tell whether it cleared.
 	Objects []string `json:"objects,omitempty"`
+	// Since is when what the finding reports began, when that is known
+	// and earlier than Time: a regression's change point.
+	Since time.Time `json:"since,omitzero"`
 	// Advice marks a finding about the setup (an index to add, statistics
 	// to gather, space to reclaim) rather than a sign that the service is
 	// unwell now: it is listed and alerted, but does not raise the status

@@ -303,6 +303,7 @@ func (m *RegressionModule) Recommend(ctx context.Context, snap Snapshot) ([]Acti
 			Title:  fmt.Sprintf("%s changed %+.0f%% (%.4g → %.4g)", k, a.ChangePct, a.MeanBefore, a.MeanAfter),
 			Detail: fmt.Sprintf("live change detector (CUSUM) confirmed a shift %d intervals after it began; version %s", a.Index-a.Start, cmp.Or(m.rel.Version, "unknown")),
 			Time:   snap.Time, Subject: k, Target: targetOf(k),
+			Since: snap.Time.Add(-time.Duration(a.Index-a.Start) * snap.Config.MonitoringInterval.D()),
 		}
 	}
 	m.judgeReleases(ctx, snap)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/perfengine/perfengine/metrics"
 	"github.com/perfengine/perfengine/regress"
@@ -43,9 +44,13 @@ func TestRegressionModuleInEngine(t *testing.T) {
 				t.Fatalf("%d actions before the step: %+v", n, e.Actions())
 			}
 			flaggedAt := -1
+			var stepAt time.Time
 			for i := range 8 {
 				load.set(metrics.ResponseTimeMs, 400+float64(i%3))
 				e.step(clk)
+				if i == 0 {
+					stepAt = clk.now()
+				}
 				if flaggedAt < 0 && len(reg.Findings()) > 0 {
 					flaggedAt = i
 				}
@@ -56,6 +61,11 @@ func TestRegressionModuleInEngine(t *testing.T) {
 			f := reg.Findings()[0]
 			if f.Kind != FindingRegression || !strings.Contains(f.Title, "response_time_ms") {
 				t.Errorf("finding %+v", f)
+			}
+			// Since is the change point: the first slow interval, not when
+			// the detector was sure.
+			if d := f.Since.Sub(stepAt); d < -time.Second || d > time.Second {
+				t.Errorf("finding since %s, the step came at %s", f.Since, stepAt)
 			}
 			var rb []Action
 			for _, a := range e.Actions() {

@@ -95,7 +95,8 @@ func (d *Dashboard) handleTargetPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // marks are the events of the range: the target's alerts (a status change,
-// a regression) and the actions applied or undone.
+// a regression), where its regressions began, and the actions applied or
+// undone.
 func (d *Dashboard) marks(r *http.Request, name string, from, to time.Time) []chartMark {
 	var out []chartMark
 	if st := d.eng.Store(); st != nil {
@@ -110,6 +111,11 @@ func (d *Dashboard) marks(r *http.Request, name string, from, to time.Time) []ch
 					out = append(out, chartMark{At: a.Time, Label: state + ": " + a.Title})
 				}
 			}
+		}
+	}
+	for _, f := range d.targetFindings(name) {
+		if !f.Since.IsZero() && !f.Since.Before(from) && f.Since.Before(to) {
+			out = append(out, chartMark{At: f.Since, Label: "change point: " + f.Title})
 		}
 	}
 	for _, a := range d.eng.Actions(perfengine.ActionApplied, perfengine.ActionUndone) {

@@ -94,8 +94,11 @@ type Verification struct {
 }
 
 func (v Verification) String() string {
+	if v.Series == "" && v.Note != "" {
+		return v.State + ": " + v.Note
+	}
 	if v.Series == "" {
-		return cmp.Or(v.State+": "+v.Note, v.State)
+		return v.State
 	}
 	switch v.State {
 	case VerifyMeasuring:

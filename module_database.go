@@ -258,6 +258,7 @@ func (m *DatabaseModule) Recommend(ctx context.Context, snap Snapshot) ([]Action
 		for _, s := range adv.Suggestions {
 			actions = append(actions, m.indexAction(s))
 		}
+		findings = append(findings, queryIssueFindings(adv.QueryIssues, now)...)
 	}
 	if plan, err := o.MaintenancePlan(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("maintenance plan: %w", err))
@@ -269,7 +270,7 @@ func (m *DatabaseModule) Recommend(ctx context.Context, snap Snapshot) ([]Action
 	if r, err := o.Health(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("health: %w", err))
 	} else {
-		findings = healthFindings(r, now)
+		findings = append(findings, healthFindings(r, now)...)
 	}
 	m.mu.Lock()
 	// Retry soon while there is no workload to advise on: the service may
@@ -522,6 +523,21 @@ func nPlusOneFindings(ps []querytrace.Pattern) []Finding {
 			Detail: fmt.Sprintf("%s\nseen in %d requests, last at %s; fix: fetch the rows in one statement (WHERE … IN (…), or a JOIN with the query before the loop)",
 				dbopt.Abbrev(p.Query, 300), p.Requests, p.LastSeen.Format(time.RFC3339)),
 			Time: p.LastSeen, Subject: FindingNPlusOne + " " + p.Route + " " + p.Query,
+		})
+	}
+	return out
+}
+
+// queryIssueFindings are the statements whose shape no index fixes (deep
+// OFFSET pages, unbounded reads, SELECT * on wide rows), as advice.
+func queryIssueFindings(issues []dbopt.QueryIssue, now time.Time) []Finding {
+	out := make([]Finding, 0, len(issues))
+	for _, q := range issues {
+		out = append(out, Finding{
+			Module: "database", Kind: q.Kind, Severity: SeverityWarning, Advice: true,
+			Title:  q.Evidence,
+			Detail: q.Query + "\nfix: " + q.Fix,
+			Time:   now, Subject: q.Kind + " " + q.Query, Objects: []string{q.Table},
 		})
 	}
 	return out

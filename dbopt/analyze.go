@@ -49,7 +49,18 @@ type shape struct {
 	// nil when it reads a star, or has subqueries or CTEs whose scopes a
 	// flat list would mix up.
 	Refs []colRef
+	// What the top-level SELECT asks for, for query advice: a LIMIT (or
+	// FETCH FIRST), its OFFSET (offsetNone, offsetParam or the literal), a
+	// star in the target list, a WHERE, and grouping or an aggregate.
+	Select, Limited, Star, Filtered, Aggregated bool
+	Offset                                      int64
 }
+
+// Offsets that are not a literal row count.
+const (
+	offsetNone  = -1
+	offsetParam = -2
+)
 
 // parseShape parses one SELECT (or UPDATE/DELETE with a WHERE) and returns
 // its shape. Other statements get errNotSelect.
@@ -62,12 +73,13 @@ func parseShape(sql string) (*shape, error) {
 	if len(stmts) != 1 {
 		return nil, fmt.Errorf("parse query: %d statements, want 1", len(stmts))
 	}
-	s := &shape{}
+	s := &shape{Offset: offsetNone}
 	n := stmts[0].GetStmt()
 	switch {
 	case n.GetSelectStmt() != nil:
 		s.selectStmt(n.GetSelectStmt(), true)
 		s.Refs = plainRefs(n.GetSelectStmt())
+		s.topLevel(n.GetSelectStmt())
 	case n.GetUpdateStmt() != nil:
 		u := n.GetUpdateStmt()
 		s.addRangeVar(u.GetRelation())
@@ -454,4 +466,41 @@ func plainRefs(sel *pg_query.SelectStmt) []colRef {
 		return nil
 	}
 	return refs
+}
+
+// aggregates are the aggregate functions whose presence makes a SELECT
+// return a summary rather than its rows.
+var aggregates = map[string]bool{"count": true, "sum": true, "avg": true, "min": true, "max": true,
+	"array_agg": true, "string_agg": true, "json_agg": true, "jsonb_agg": true, "bool_and": true,
+	"bool_or": true, "every": true, "stddev": true, "variance": true, "percentile_cont": true, "percentile_disc": true}
+
+// topLevel reads the top-level SELECT's LIMIT, OFFSET, star, WHERE and
+// aggregation for query advice.
+func (s *shape) topLevel(sel *pg_query.SelectStmt) {
+	s.Select = true
+	s.Limited = sel.GetLimitCount() != nil
+	if off := sel.GetLimitOffset(); off != nil {
+		s.Offset = offsetParam
+		if c := off.GetAConst(); c != nil && c.GetIval() != nil {
+			s.Offset = int64(c.GetIval().GetIval())
+		}
+	}
+	s.Filtered = sel.GetWhereClause() != nil
+	s.Aggregated = len(sel.GetGroupClause()) > 0
+	for _, t := range sel.GetTargetList() {
+		v := t.GetResTarget().GetVal()
+		if cr := v.GetColumnRef(); cr != nil {
+			for _, f := range cr.GetFields() {
+				if f.GetAStar() != nil {
+					s.Star = true
+				}
+			}
+		}
+		if fc := v.GetFuncCall(); fc != nil {
+			names := fc.GetFuncname()
+			if fc.GetAggStar() || len(names) > 0 && aggregates[strings.ToLower(names[len(names)-1].GetString_().GetSval())] {
+				s.Aggregated = true
+			}
+		}
+	}
 }

@@ -206,6 +206,11 @@ func resolve(s *shape, lookup func(tableRef) *table) map[*table]*usage {
 		}
 		return u
 	}
+	// Every table read has a usage, if an empty one: query advice looks at
+	// the sizes of tables read without a filter too.
+	for _, t := range tabs {
+		get(t)
+	}
 	addAll := func(dst func(*usage) *[]string, cols []colRef) {
 		for _, c := range cols {
 			if t := find(c); t != nil {

@@ -46,6 +46,13 @@
 // created for real inside a transaction that is rolled back, and kept only
 // when EXPLAIN QUERY PLAN then uses them, the idea of SQLite's .expert.
 //
+// The same pass gives query advice, Advice.QueryIssues, for what no index
+// fixes: pages read by OFFSET into a big table (a literal of 1000 rows or
+// more, or a parameter), SELECTs of a big table with neither WHERE nor
+// LIMIT, and SELECT * on wide rows (500 bytes or 30 columns), each with
+// its evidence and fix. N+1 patterns come from request traces instead
+// (querytrace.Requests).
+//
 // AddIndex builds a suggestion with CREATE INDEX CONCURRENTLY under lock
 // and statement timeouts, drops an invalid leftover, marks the index as
 // perfengine's, and shows with EXPLAIN that the planner uses it. DropIndex

@@ -60,6 +60,7 @@ func (o *Optimizer) pgAdvise(ctx context.Context, queries []Query, opt AdviseOpt
 	qs, skipped := weigh(ctx, queries, parseShape, lookup, &missing, ev.cost)
 	adv.Skipped = append(adv.Skipped, skipped...)
 	adv.Analyzed = len(qs)
+	adv.QueryIssues = queryIssues(qs)
 
 	var cands []*candidate
 	seen := map[string]bool{}

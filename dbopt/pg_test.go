@@ -635,3 +635,45 @@ func TestQueryP95FromStatStatements(t *testing.T) {
 		t.Errorf("p95 of fast statements %.2f ms (%v), want under 5", got, ok)
 	}
 }
+
+// TestQueryIssuesPostgres: deep OFFSET pages, an unbounded read and
+// SELECT * on wide rows of big tables are named with their evidence; the
+// same shapes on a small table, or bounded, are not.
+func TestQueryIssuesPostgres(t *testing.T) {
+	dsn, pool := newPG(t)
+	mustExec(t, pool, ordersSchema)
+	mustExec(t, pool, `
+CREATE TABLE docs (id serial PRIMARY KEY, title text NOT NULL, body text NOT NULL);
+INSERT INTO docs (title, body) SELECT 'doc ' || i, repeat('lorem ipsum ', 60) FROM generate_series(1, 12000) i;
+ANALYZE docs;`)
+	o := newOpt(t, dsn)
+	adv, err := o.Advise(context.Background(), []Query{
+		{SQL: "SELECT id, total FROM orders ORDER BY id LIMIT 20 OFFSET 50000", Calls: 30},
+		{SQL: "SELECT id, total FROM orders ORDER BY id LIMIT $1 OFFSET $2", Calls: 20},
+		{SQL: "SELECT id, status FROM orders", Calls: 10},
+		{SQL: "SELECT * FROM docs WHERE id = $1", Calls: 5},
+		{SQL: "SELECT count(*) FROM orders", Calls: 100},
+		{SQL: "SELECT * FROM customers WHERE id = $1", Calls: 100},
+		{SQL: "SELECT id FROM orders ORDER BY id LIMIT 20 OFFSET 40", Calls: 100},
+		{SQL: "UPDATE orders SET total = 0 WHERE id = $1 RETURNING *", Calls: 100},
+	}, AdviseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, q := range adv.QueryIssues {
+		got = append(got, q.Kind+" "+q.Table+": "+q.Query)
+		if q.Evidence == "" || q.Fix == "" {
+			t.Errorf("issue %+v without evidence or fix", q)
+		}
+	}
+	want := []string{
+		"offset_pagination orders: SELECT id, total FROM orders ORDER BY id LIMIT 20 OFFSET 50000",
+		"offset_pagination orders: SELECT id, total FROM orders ORDER BY id LIMIT $1 OFFSET $2",
+		"unbounded_select orders: SELECT id, status FROM orders",
+		"select_star_wide docs: SELECT * FROM docs WHERE id = $1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("query issues:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

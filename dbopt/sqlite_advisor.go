@@ -510,6 +510,7 @@ func (o *Optimizer) sqliteAdvise(ctx context.Context, queries []Query, opt Advis
 	qs, skipped := weigh(ctx, queries, func(q string) (*shape, error) { return parseShape(toPgParams(q)) }, lookup, &missing, e.cost)
 	adv.Skipped = append(adv.Skipped, skipped...)
 	adv.Analyzed = len(qs)
+	adv.QueryIssues = queryIssues(qs)
 	var cands []*candidate
 	seen := map[string]bool{}
 	for _, q := range qs {

@@ -239,6 +239,10 @@ type Advice struct {
 	CostBefore float64       `json:"workload_cost_before"`
 	CostAfter  float64       `json:"workload_cost_after"`
 	Elapsed    time.Duration `json:"elapsed_ns"`
+	// QueryIssues are statements whose shape costs more than an index can
+	// save (deep OFFSET pages, unbounded reads of big tables, SELECT * on
+	// wide rows), busiest first.
+	QueryIssues []QueryIssue `json:"query_issues,omitempty"`
 }
 
 // Suggestion is one index to build, the queries it speeds up and by how

@@ -210,6 +210,9 @@ func printAdvice(w io.Writer, out adviseOutput) {
 	if out.CostBefore > 0 {
 		fmt.Fprintf(w, "workload cost %.0f -> %.0f (%.1f%% lower)\n", out.CostBefore, out.CostAfter, 100*(out.CostBefore-out.CostAfter)/out.CostBefore)
 	}
+	for _, q := range out.QueryIssues {
+		fmt.Fprintf(w, "%s: %s\n  %s\n  fix: %s\n", q.Kind, dbopt.Abbrev(q.Query, 100), q.Evidence, q.Fix)
+	}
 	for _, s := range out.Skipped {
 		fmt.Fprintf(w, "skipped: %s: %s\n", s.Query, s.Reason)
 	}

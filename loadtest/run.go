@@ -110,6 +110,12 @@ loop:
 	for {
 		select {
 		case <-workersDone:
+			if ctx.Err() != nil && !r.aborted.Swap(true) {
+				// The workers saw the cancellation before this loop did
+				// (or it came before they started): still an abort.
+				stoppedAt = time.Since(r.start)
+				close(r.abortCh)
+			}
 			break loop
 		case <-ctx.Done():
 			if !r.aborted.Swap(true) {

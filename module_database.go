@@ -537,8 +537,11 @@ func queryIssueFindings(issues []dbopt.QueryIssue, now time.Time) []Finding {
 			Module: "database", Kind: q.Kind, Severity: SeverityWarning, Advice: true,
 			Title:  q.Evidence,
 			Detail: q.Query + "\nfix: " + q.Fix,
-			Time:   now, Subject: q.Kind + " " + q.Query, Objects: []string{q.Table},
+			Time:   now, Subject: q.Kind + " " + q.Query,
 		})
+		if q.Table != "" {
+			out[len(out)-1].Objects = []string{q.Table}
+		}
 	}
 	return out
 }

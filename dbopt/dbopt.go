@@ -319,7 +319,7 @@ func (o *Optimizer) workload(ctx context.Context) ([]Query, error) {
 		if ownQuery(s.Query) {
 			continue
 		}
-		qs = append(qs, Query{SQL: s.Query, Calls: s.Calls, MeanMs: s.MeanMs})
+		qs = append(qs, Query{SQL: s.Query, Calls: s.Calls, MeanMs: s.MeanMs, Prepares: s.Prepares})
 	}
 	return qs, nil
 }

@@ -49,8 +49,10 @@
 // The same pass gives query advice, Advice.QueryIssues, for what no index
 // fixes: pages read by OFFSET into a big table (a literal of 1000 rows or
 // more, or a parameter), SELECTs of a big table with neither WHERE nor
-// LIMIT, and SELECT * on wide rows (500 bytes or 30 columns), each with
-// its evidence and fix. N+1 patterns come from request traces instead
+// LIMIT, SELECT * on wide rows (500 bytes or 30 columns), and, from a
+// querytrace handle's counts, statements prepared for nearly every run
+// (100 preparations or more, under two runs each), each with its evidence
+// and fix. N+1 patterns come from request traces instead
 // (querytrace.Requests).
 //
 // AddIndex builds a suggestion with CREATE INDEX CONCURRENTLY under lock

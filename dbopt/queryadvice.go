@@ -27,7 +27,14 @@ const (
 	// IssueSelectStar: SELECT * on wide rows ships every column, wide text
 	// included, to a caller that seldom reads them all.
 	IssueSelectStar = "select_star_wide"
+	// IssuePreparedPerCall: a statement prepared about as often as it runs
+	// pays a parse and a round trip each time for a plan it never reuses.
+	IssuePreparedPerCall = "prepared_per_call"
 )
+
+// A statement is prepared per call from minPrepares preparations, when it
+// runs fewer than twice per preparation.
+const minPrepares = 100
 
 // Thresholds of query advice: a table is big from bigTableRows rows, an
 // OFFSET deep from deepOffset rows, a row wide from wideRowBytes average
@@ -45,6 +52,11 @@ const (
 func queryIssues(qs []*wq) []QueryIssue {
 	var out []QueryIssue
 	for _, q := range qs {
+		if q.Prepares >= minPrepares && q.Calls < 2*q.Prepares {
+			out = append(out, QueryIssue{Kind: IssuePreparedPerCall, Query: Abbrev(q.SQL, 300), Calls: q.Calls,
+				Evidence: fmt.Sprintf("prepared %d times for %d executions", q.Prepares, q.Calls),
+				Fix:      "prepare it once and reuse the statement, or run it as a plain query"})
+		}
 		s := q.shape
 		var big *table
 		for t := range q.uses {

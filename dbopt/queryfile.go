@@ -23,6 +23,9 @@ type Query struct {
 	SQL    string  `json:"query"`
 	Calls  int64   `json:"calls,omitempty"`
 	MeanMs float64 `json:"mean_ms,omitempty"`
+	// Prepares counts the statement's preparations, where the workload
+	// knows them (querytrace); 0 otherwise.
+	Prepares int64 `json:"prepares,omitempty"`
 }
 
 // Skipped is an item the optimizer left out, with the reason.

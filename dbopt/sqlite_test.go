@@ -202,3 +202,48 @@ func ExampleOptimizer_Advise_sqlite() {
 	// Output:
 	// CREATE INDEX IF NOT EXISTS "products_name_idx" ON "products" ("name")
 }
+
+// TestPreparedPerCall: a statement prepared for every execution through
+// the instrumented handle is query advice; one prepared once and run as
+// often, and plain queries, are not.
+func TestPreparedPerCall(t *testing.T) {
+	rec := querytrace.NewRecorder(0)
+	db := querytrace.Open(&sqlite.Driver{}, filepath.Join(t.TempDir(), "p.db"), rec)
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	once, err := db.PrepareContext(ctx, `SELECT name FROM items WHERE id = ? AND name IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer once.Close()
+	for i := range 150 {
+		st, err := db.PrepareContext(ctx, `SELECT name FROM items WHERE id = ?`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = st.QueryRowContext(ctx, i).Scan(new(sql.NullString))
+		st.Close()
+		_ = once.QueryRowContext(ctx, i).Scan(new(sql.NullString))
+		_ = db.QueryRowContext(ctx, `SELECT count(*) FROM items WHERE name = ?`, fmt.Sprint(i)).Scan(new(int))
+	}
+	o := NewSQLite(db, WithRecorder(rec))
+	if err := o.Initialize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	adv, err := o.AdviseWorkload(ctx, AdviseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, q := range adv.QueryIssues {
+		got = append(got, q.Kind+": "+q.Query+" ("+q.Evidence+")")
+	}
+	want := "prepared_per_call: SELECT name FROM items WHERE id = ? (prepared 150 times for 150 executions)"
+	if strings.Join(got, "\n") != want {
+		t.Errorf("query issues:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
+	}
+}

@@ -76,6 +76,10 @@ func (c *Connector) record(query string, t0 time.Time, err error, args []driver.
 type wconn struct {
 	driver.Conn
 	c *Connector
+	// fallback is the statement database/sql is about to prepare itself
+	// because the driver cannot run it directly: that preparation is not
+	// the application's, and is not counted.
+	fallback string
 }
 
 var (
@@ -100,6 +104,11 @@ func (w *wconn) PrepareContext(ctx context.Context, query string) (driver.Stmt, 
 	if err != nil {
 		return nil, err
 	}
+	if w.fallback == query {
+		w.fallback = ""
+	} else {
+		w.c.rec.RecordPrepare(query)
+	}
 	return &wstmt{Stmt: st, query: query, c: w.c}, nil
 }
 
@@ -114,6 +123,7 @@ func (w *wconn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, 
 func (w *wconn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	e, ok := w.Conn.(driver.ExecerContext)
 	if !ok {
+		w.fallback = query
 		return nil, driver.ErrSkip
 	}
 	noteNamed(ctx, query, args)
@@ -126,6 +136,7 @@ func (w *wconn) ExecContext(ctx context.Context, query string, args []driver.Nam
 func (w *wconn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	q, ok := w.Conn.(driver.QueryerContext)
 	if !ok {
+		w.fallback = query
 		return nil, driver.ErrSkip
 	}
 	noteNamed(ctx, query, args)

@@ -32,11 +32,12 @@ type Recorder struct {
 }
 
 type entry struct {
-	h      histogram // microseconds
-	calls  int64
-	errors int64
-	total  time.Duration
-	args   []any
+	h        histogram // microseconds
+	calls    int64
+	errors   int64
+	prepares int64
+	total    time.Duration
+	args     []any
 }
 
 // NewRecorder returns a recorder keeping at most maxStatements distinct
@@ -54,10 +55,40 @@ func NewRecorder(maxStatements int) *Recorder {
 func (r *Recorder) Record(sql string, d time.Duration, err error, args []any) {
 	us := d.Microseconds()
 	r.mu.Lock()
-	e := r.m[sql]
-	if e == nil && r.ignored(sql) {
+	e, sql := r.entry(sql)
+	if e == nil {
 		r.mu.Unlock()
 		return
+	}
+	e.h.record(us)
+	e.calls++
+	e.total += d
+	if err != nil {
+		e.errors++
+	}
+	if e.args == nil && len(args) > 0 && sql != OtherStatements {
+		e.args = keepArgs(args)
+	}
+	r.mu.Unlock()
+}
+
+// RecordPrepare counts one preparation of sql. A statement prepared about
+// as often as it runs is prepared per call: a round trip and a parse each
+// time that a statement prepared once, or a plain query, would not pay.
+func (r *Recorder) RecordPrepare(sql string) {
+	r.mu.Lock()
+	if e, _ := r.entry(sql); e != nil {
+		e.prepares++
+	}
+	r.mu.Unlock()
+}
+
+// entry returns sql's entry, made on first sight, or OtherStatements' once
+// the recorder is full; nil when sql is ignored. r.mu is held.
+func (r *Recorder) entry(sql string) (*entry, string) {
+	e := r.m[sql]
+	if e == nil && r.ignored(sql) {
+		return nil, sql
 	}
 	if e == nil {
 		if len(r.m) >= r.max {
@@ -71,16 +102,7 @@ func (r *Recorder) Record(sql string, d time.Duration, err error, args []any) {
 			r.m[sql] = e
 		}
 	}
-	e.h.record(us)
-	e.calls++
-	e.total += d
-	if err != nil {
-		e.errors++
-	}
-	if e.args == nil && len(args) > 0 && sql != OtherStatements {
-		e.args = keepArgs(args)
-	}
-	r.mu.Unlock()
+	return e, sql
 }
 
 // Ignore makes the recorder skip the statements f reports from now on, for
@@ -136,15 +158,18 @@ func keepArgs(args []any) []any {
 
 // Stat is one statement's figures.
 type Stat struct {
-	Query   string  `json:"query"`
-	Calls   int64   `json:"calls"`
-	Errors  int64   `json:"errors"`
-	TotalMs float64 `json:"total_ms"`
-	MeanMs  float64 `json:"mean_ms"`
-	P50Ms   float64 `json:"p50_ms"`
-	P95Ms   float64 `json:"p95_ms"`
-	P99Ms   float64 `json:"p99_ms"`
-	MaxMs   float64 `json:"max_ms"`
+	Query  string `json:"query"`
+	Calls  int64  `json:"calls"`
+	Errors int64  `json:"errors"`
+	// Prepares counts the statement's preparations (Prepare through the
+	// instrumented handle), beside its Calls.
+	Prepares int64   `json:"prepares,omitempty"`
+	TotalMs  float64 `json:"total_ms"`
+	MeanMs   float64 `json:"mean_ms"`
+	P50Ms    float64 `json:"p50_ms"`
+	P95Ms    float64 `json:"p95_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
 	// Args are the arguments of one execution, kept in memory only.
 	Args []any `json:"-"`
 }
@@ -155,16 +180,17 @@ func (r *Recorder) Snapshot() []Stat {
 	out := make([]Stat, 0, len(r.m))
 	for q, e := range r.m {
 		out = append(out, Stat{
-			Query:   q,
-			Calls:   e.calls,
-			Errors:  e.errors,
-			TotalMs: ms(e.total),
-			MeanMs:  ms(e.total) / float64(e.calls),
-			P50Ms:   float64(e.h.quantile(0.50)) / 1000,
-			P95Ms:   float64(e.h.quantile(0.95)) / 1000,
-			P99Ms:   float64(e.h.quantile(0.99)) / 1000,
-			MaxMs:   float64(e.h.max) / 1000,
-			Args:    e.args,
+			Query:    q,
+			Calls:    e.calls,
+			Errors:   e.errors,
+			Prepares: e.prepares,
+			TotalMs:  ms(e.total),
+			MeanMs:   ms(e.total) / float64(e.calls),
+			P50Ms:    float64(e.h.quantile(0.50)) / 1000,
+			P95Ms:    float64(e.h.quantile(0.95)) / 1000,
+			P99Ms:    float64(e.h.quantile(0.99)) / 1000,
+			MaxMs:    float64(e.h.max) / 1000,
+			Args:     e.args,
 		})
 	}
 	r.mu.Unlock()

@@ -1,7 +1,6 @@
 package dashboard_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -85,36 +83,8 @@ func TestDashboardUnderPrefixInChromium(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(bin), chromedp.UserDataDir(t.TempDir()), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, time.Minute)
-	defer cancel()
-	log := &browserLog{responses: map[string]int{}}
-	if err := chromedp.Listen(ctx, log.event); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chromedp.Call(ctx, runtime.Enable, cdp.Empty{}); err != nil {
-		t.Fatal(err)
-	}
-	js := func(expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("%s: %v", expr, err)
-		}
-		return v
-	}
+	b := openBrowser(t, bin, time.Minute)
+	ctx, log, js := b.ctx, b.log, b.eval
 	// until waits for a page expression to be "yes" (across navigations).
 	until := func(what, expr string) {
 		t.Helper()
@@ -170,9 +140,5 @@ func TestDashboardUnderPrefixInChromium(t *testing.T) {
 	if n := f.knob.applied.Load(); n != 1 {
 		t.Errorf("the right token applied the action %d times, want 1", n)
 	}
-	log.mu.Lock()
-	defer log.mu.Unlock()
-	if len(log.errors) > 0 {
-		t.Errorf("console errors: %q", log.errors)
-	}
+	b.consoleErrors()
 }

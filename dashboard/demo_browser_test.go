@@ -2,14 +2,10 @@ package dashboard_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/perfengine/perfengine/internal/demo"
@@ -46,39 +42,16 @@ func TestDemoOverviewInChromium(t *testing.T) {
 		t.Fatal("demo not ready within a minute")
 	}
 
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(bin), chromedp.UserDataDir(t.TempDir()), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	cctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
-	defer cancel()
-	log := &browserLog{responses: map[string]int{}}
-	if err := chromedp.Listen(cctx, log.event); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chromedp.Call(cctx, runtime.Enable, cdp.Empty{}); err != nil {
-		t.Fatal(err)
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(cctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("%s: %v", expr, err)
-		}
-		return v
-	}
+	b := openBrowser(t, bin, 2*time.Minute)
 	host := strings.TrimPrefix(shop, "http://")
 	// The panels fill in as the modules report: the host row once the load
 	// driver's client has called the shop, the figures after a collection.
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
-		if err := chromedp.Do(cctx, chromedp.Navigate(dash+"/")); err != nil {
+		if err := chromedp.Do(b.ctx, chromedp.Navigate(dash+"/")); err != nil {
 			t.Fatal(err)
 		}
-		hosts := eval(`Array.from(document.querySelectorAll("#hosts td:first-child")).map(td => td.textContent).join(",")`)
-		figures := eval(`String(document.querySelectorAll("#database [data-metric^='db_']").length)`)
+		hosts := b.eval(`Array.from(document.querySelectorAll("#hosts td:first-child")).map(td => td.textContent).join(",")`)
+		figures := b.eval(`String(document.querySelectorAll("#database [data-metric^='db_']").length)`)
 		if strings.Contains(hosts, host) && figures != "0" {
 			break
 		}
@@ -86,34 +59,24 @@ func TestDemoOverviewInChromium(t *testing.T) {
 			t.Fatalf("after 90 s: hosts %q (want %s), %s database figures", hosts, host, figures)
 		}
 	}
-	if rows := eval(`String(document.querySelectorAll("#releases tr").length - 1)`); rows != "1" {
+	if rows := b.eval(`String(document.querySelectorAll("#releases tr").length - 1)`); rows != "1" {
 		t.Errorf("releases table has %s rows, want the service's", rows)
 	}
-	if h := eval(`Array.from(document.querySelectorAll("section h2")).map(h => h.textContent).join("|")`); !strings.Contains(h, "Database") || !strings.Contains(h, "Network, per host") || !strings.Contains(h, "Releases") {
+	if h := b.eval(`Array.from(document.querySelectorAll("section h2")).map(h => h.textContent).join("|")`); !strings.Contains(h, "Database") || !strings.Contains(h, "Network, per host") || !strings.Contains(h, "Releases") {
 		t.Errorf("sections %q", h)
 	}
 	// Let the script refresh the figures at least once (every 5 s); it may
 	// reload the page meanwhile, when a list grew.
 	const updated = `(document.getElementById("updated") || {}).dateTime || ""`
-	before := eval(updated)
+	before := b.eval(updated)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if now := eval(updated); now != "" && now != before {
+		if now := b.eval(updated); now != "" && now != before {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the overview did not refresh within 20 s")
 		}
 	}
-	b, err := chromedp.Run(cctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "demo-overview.png"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	log.mu.Lock()
-	defer log.mu.Unlock()
-	if len(log.errors) > 0 {
-		t.Errorf("console errors: %q", log.errors)
-	}
+	b.shot("demo-overview.png")
+	b.consoleErrors()
 }

@@ -1,7 +1,6 @@
 package dashboard_test
 
 import (
-	"context"
 	"html"
 	"io"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/perfengine/perfengine"
-	"github.com/perfengine/perfengine/dashboard"
 )
 
 // TestTargetPageShowsItsRelease: a scraped service's build_info version is
@@ -32,20 +30,7 @@ func TestTargetPageShowsItsRelease(t *testing.T) {
 	cfg.Store.DataDir = t.TempDir()
 	cfg.MonitoringInterval = perfengine.Duration(100 * time.Millisecond)
 	cfg.Targets = perfengine.TargetsConfig{{Name: "shop", Type: "service", URL: shop.URL, Interval: perfengine.Duration(100 * time.Millisecond)}}
-	tm, err := perfengine.NewTargetsModule(cfg, nil, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := perfengine.New(cfg, perfengine.WithRegisterer(prometheus.NewRegistry()), perfengine.WithModules(tm))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Stop(context.Background())
-	srv := httptest.NewServer(dashboard.New(eng, dashboard.Options{Targets: tm}))
-	defer srv.Close()
+	eng, _, srv := targetsDashboard(t, cfg)
 
 	for deadline := time.Now().Add(20 * time.Second); len(eng.Summary().TargetReleases) == 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -92,20 +77,7 @@ func TestOverviewSaysWhyAFigureIsMissing(t *testing.T) {
 	// The first scrape comes at an offset within the interval, the second
 	// a whole interval after it: time enough to look in between.
 	cfg.Targets = perfengine.TargetsConfig{{Name: "shop", Type: "service", URL: shop.URL, Interval: perfengine.Duration(10 * time.Second)}}
-	tm, err := perfengine.NewTargetsModule(cfg, nil, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := perfengine.New(cfg, perfengine.WithRegisterer(prometheus.NewRegistry()), perfengine.WithModules(tm))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Stop(context.Background())
-	srv := httptest.NewServer(dashboard.New(eng, dashboard.Options{Targets: tm}))
-	defer srv.Close()
+	_, tm, srv := targetsDashboard(t, cfg)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if ts := tm.Targets(); len(ts) == 1 && ts[0].Scrapes == 1 {
 			break

@@ -4,22 +4,16 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/perfengine/perfengine"
-	"github.com/perfengine/perfengine/dashboard"
 	"github.com/perfengine/perfengine/metrics"
 	"github.com/perfengine/perfengine/target"
 )
@@ -50,19 +44,8 @@ func TestTargetsInChromium(t *testing.T) {
 		{Name: "shop", Type: "service", URL: shop.URL, Interval: perfengine.Duration(time.Second)},
 		{Name: "home-page", Type: "http", URL: home.URL, Interval: perfengine.Duration(time.Second)},
 	}
-	tm, err := perfengine.NewTargetsModule(cfg, nil, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := perfengine.New(cfg, perfengine.WithRegisterer(prometheus.NewRegistry()), perfengine.WithModules(tm))
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _, srv := targetsDashboard(t, cfg)
 	ctx := context.Background()
-	if err := eng.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Stop(ctx)
 
 	// An hour of history, a point every 30 s, with a slow stretch.
 	now := time.Now()
@@ -87,91 +70,48 @@ func TestTargetsInChromium(t *testing.T) {
 	if err := eng.Store().WriteSamples(ctx, samples); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(dashboard.New(eng, dashboard.Options{Targets: tm}))
-	defer srv.Close()
-
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(bin), chromedp.UserDataDir(t.TempDir()), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	cctx, cancel := context.WithTimeout(bctx, time.Minute)
-	defer cancel()
-	log := &browserLog{responses: map[string]int{}}
-	if err := chromedp.Listen(cctx, log.event); err != nil {
+	b := openBrowser(t, bin, time.Minute)
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Call(cctx, runtime.Enable, cdp.Empty{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chromedp.Call(cctx, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatal(err)
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(cctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("%s: %v", expr, err)
-		}
-		return v
-	}
-	shot := func(name string) {
-		t.Helper()
-		b, err := chromedp.Run(cctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(t.ArtifactDir(), name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	if err := chromedp.Do(cctx, chromedp.Navigate(srv.URL+"/")); err != nil {
-		t.Fatal(err)
-	}
-	rows := eval(`String(document.querySelectorAll("#targets tr").length - 1)`)
+	rows := b.eval(`String(document.querySelectorAll("#targets tr").length - 1)`)
 	if rows != "2" {
 		t.Fatalf("the overview lists %s targets, want 2", rows)
 	}
-	if href := eval(`document.querySelector("#targets a[href*='home']").getAttribute("href")`); href != "targets/home-page" {
+	if href := b.eval(`document.querySelector("#targets a[href*='home']").getAttribute("href")`); href != "targets/home-page" {
 		t.Errorf("the probe's link is %q", href)
 	}
-	sparkPoints := eval(`Array.from(document.querySelectorAll("#targets svg.spark polyline")).map(p => p.dataset.points).join(",")`)
+	sparkPoints := b.eval(`Array.from(document.querySelectorAll("#targets svg.spark polyline")).map(p => p.dataset.points).join(",")`)
 	if pts := strings.Split(sparkPoints, ","); len(pts) != 2 || atoi(pts[0]) < 50 || atoi(pts[1]) < 50 {
 		t.Errorf("sparkline points %q, want an hour of data for both targets", sparkPoints)
 	}
-	shot("overview.png")
+	b.shot("overview.png")
 
-	if err := chromedp.Do(cctx, chromedp.Navigate(srv.URL+`/targets/shop?range=1h`)); err != nil {
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(srv.URL+`/targets/shop?range=1h`)); err != nil {
 		t.Fatal(err)
 	}
-	lines := eval(`Array.from(document.querySelectorAll("svg.chart polyline")).map(p => p.dataset.points).join(",")`)
+	lines := b.eval(`Array.from(document.querySelectorAll("svg.chart polyline")).map(p => p.dataset.points).join(",")`)
 	pts := strings.Split(lines, ",")
 	if len(pts) < 5 || atoi(pts[1]) < 100 {
 		t.Fatalf("chart lines %q, want p50, p95, p99, throughput and errors with an hour of points", lines)
 	}
-	if n := eval(`String(document.querySelectorAll("svg.chart line.rule.critical").length)`); atoi(n) < 1 {
+	if n := b.eval(`String(document.querySelectorAll("svg.chart line.rule.critical").length)`); atoi(n) < 1 {
 		t.Errorf("%s critical threshold lines, want the latency one at least", n)
 	}
-	shot("target.png")
+	b.shot("target.png")
 	// The page refreshes its parts in place with its own script.
-	for deadline := time.Now().Add(10 * time.Second); log.status(srv.URL+"/static/target.js") == 0 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); b.log.status(srv.URL+"/static/target.js") == 0 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := log.status(srv.URL + "/static/target.js"); got != http.StatusOK {
+	if got := b.log.status(srv.URL + "/static/target.js"); got != http.StatusOK {
 		t.Errorf("target.js answered %d", got)
 	}
 
 	for _, r := range []string{"15m", "24h", "7d"} {
-		if err := chromedp.Do(cctx, chromedp.Navigate(srv.URL+"/targets/shop?range="+r)); err != nil {
+		if err := chromedp.Do(b.ctx, chromedp.Navigate(srv.URL+"/targets/shop?range="+r)); err != nil {
 			t.Fatal(err)
 		}
-		if cur := eval(`document.querySelector('nav a[aria-current="page"]').textContent`); cur != r {
+		if cur := b.eval(`document.querySelector('nav a[aria-current="page"]').textContent`); cur != r {
 			t.Errorf("range %s: the page says %q", r, cur)
 		}
 	}
@@ -183,11 +123,7 @@ func TestTargetsInChromium(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("an unknown target's page: %d", resp.StatusCode)
 	}
-	log.mu.Lock()
-	defer log.mu.Unlock()
-	if len(log.errors) > 0 {
-		t.Errorf("console errors: %q", log.errors)
-	}
+	b.consoleErrors()
 }
 
 func atoi(s string) int {

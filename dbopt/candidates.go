@@ -50,10 +50,11 @@ type candidate struct {
 	Include []string
 	key     string
 	// evaluation state
-	size   int64
-	bound  float64 // upper bound of its benefit, from its last evaluation
-	dead   bool
-	handle string // the evaluator's name for it while it exists
+	size      int64
+	estimated int64   // btreeSize's estimate: 0 not made yet, -1 none
+	bound     float64 // upper bound of its benefit, from its last evaluation
+	dead      bool
+	handle    string // the evaluator's name for it while it exists
 }
 
 // MethodBRIN is the index method of a block-range index: a summary of each

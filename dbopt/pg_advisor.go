@@ -290,8 +290,16 @@ func (e *pgEvaluator) create(ctx context.Context, c *candidate) (oid uint32, siz
 	if err != nil {
 		return 0, 0, fmt.Errorf("hypopg_create_index %s: %w", c, err)
 	}
-	if est, ok := e.btreeSize(ctx, c); ok {
-		size = est
+	// The estimate is the candidate's own: made once, however often the
+	// selection costs the candidate again.
+	if c.estimated == 0 {
+		c.estimated = -1
+		if est, ok := e.btreeSize(ctx, c); ok {
+			c.estimated = est
+		}
+	}
+	if c.estimated > 0 {
+		size = c.estimated
 	}
 	return oid, size, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/perfengine/perfengine"
 	"github.com/perfengine/perfengine/dashboard"
+	"github.com/perfengine/perfengine/memopt"
 	"github.com/perfengine/perfengine/metrics"
 )
 
@@ -541,5 +543,57 @@ func TestPageShowsTheRelease(t *testing.T) {
 		if !strings.Contains(row, want) {
 			t.Errorf("releases table lacks %q:\n%s", want, row)
 		}
+	}
+}
+
+// TestPageShowsTheLeaks: the memory panel lists a confirmed leak with
+// what its finding says line by line, and the memory figures; the leak is
+// not listed again among the general findings.
+func TestPageShowsTheLeaks(t *testing.T) {
+	cfg := perfengine.DefaultConfig()
+	cfg.Store.DataDir = t.TempDir()
+	cfg.AutoOptimize = false
+	cfg.MonitoringInterval = perfengine.Duration(time.Hour)
+	mem, err := perfengine.NewMemoryModuleFromConfig(perfengine.MemoryConfig{DisableProfiles: true}, cfg.Thresholds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Five minutes of a live heap growing 2 MiB a minute, up to now.
+	start := time.Now().Add(-5 * time.Minute)
+	for i := range 300 {
+		live := 64<<20 + float64(i)*(2<<20)/60 + float64((i*7919)%11)*65536
+		mem.Optimizer().Observe(memopt.Sample{Time: start.Add(time.Duration(i) * time.Second), GCCycles: uint64(i + 1),
+			HeapLive: uint64(live), Goroutines: 40, MemoryLimit: math.MaxInt64})
+	}
+	eng, err := perfengine.New(cfg, perfengine.WithRegisterer(prometheus.NewRegistry()), perfengine.WithModules(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Stop(context.Background())
+	srv := httptest.NewServer(dashboard.New(eng, dashboard.Options{Token: token}))
+	defer srv.Close()
+
+	res, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	body := string(b)
+	i := strings.Index(body, `<section id="memory">`)
+	if i < 0 {
+		t.Fatalf("GET / has no memory panel:\n%.3000s", body)
+	}
+	panel := body[i : i+strings.Index(body[i:], "</section>")]
+	for _, want := range []string{`<table id="leaks">`, "heap leak: live heap grows 2.", "<li><code>" + html.EscapeString("profiling disabled"), `data-metric="memory_leaks"`} {
+		if !strings.Contains(panel, want) {
+			t.Errorf("memory panel lacks %q:\n%s", want, panel)
+		}
+	}
+	if j := strings.Index(body, "<h2>Findings</h2>"); j < 0 || strings.Contains(body[j:], "heap leak:") {
+		t.Errorf("the leak is listed again among the findings")
 	}
 }

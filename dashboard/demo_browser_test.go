@@ -62,7 +62,7 @@ func TestDemoOverviewInChromium(t *testing.T) {
 	if rows := b.eval(`String(document.querySelectorAll("#releases tr").length - 1)`); rows != "1" {
 		t.Errorf("releases table has %s rows, want the service's", rows)
 	}
-	if h := b.eval(`Array.from(document.querySelectorAll("section h2")).map(h => h.textContent).join("|")`); !strings.Contains(h, "Database") || !strings.Contains(h, "Network, per host") || !strings.Contains(h, "Releases") {
+	if h := b.eval(`Array.from(document.querySelectorAll("section h2")).map(h => h.textContent).join("|")`); !strings.Contains(h, "Database") || !strings.Contains(h, "Memory") || !strings.Contains(h, "Network, per host") || !strings.Contains(h, "Releases") {
 		t.Errorf("sections %q", h)
 	}
 	// Let the script refresh the figures at least once (every 5 s); it may

@@ -18,15 +18,15 @@ import (
 	"github.com/perfengine/perfengine/dashboard"
 )
 
-// targetsDashboard starts an engine watching cfg.Targets and serves its
-// dashboard; both stop when the test ends.
-func targetsDashboard(t *testing.T, cfg perfengine.Config) (*perfengine.Engine, *perfengine.TargetsModule, *httptest.Server) {
+// targetsDashboard starts an engine watching cfg.Targets, with the extra
+// modules, and serves its dashboard; both stop when the test ends.
+func targetsDashboard(t *testing.T, cfg perfengine.Config, extra ...perfengine.Module) (*perfengine.Engine, *perfengine.TargetsModule, *httptest.Server) {
 	t.Helper()
 	tm, err := perfengine.NewTargetsModule(cfg, nil, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := perfengine.New(cfg, perfengine.WithRegisterer(prometheus.NewRegistry()), perfengine.WithModules(tm))
+	eng, err := perfengine.New(cfg, perfengine.WithRegisterer(prometheus.NewRegistry()), perfengine.WithModules(append([]perfengine.Module{tm}, extra...)...))
 	if err != nil {
 		t.Fatal(err)
 	}

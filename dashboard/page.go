@@ -103,6 +103,8 @@ type pageData struct {
 	Silences []alert.Silence
 	// Database is the database module's panel; nil without one.
 	Database *databasePanel
+	// Memory is the memory module's panel; nil without one.
+	Memory *memoryPanel
 	// Hosts are the network client's figures per host.
 	Hosts       []hostRow
 	HostHeaders []string
@@ -156,9 +158,10 @@ func (d *Dashboard) handlePage(w http.ResponseWriter, r *http.Request) {
 	all := d.eng.Actions()
 	data.Actions = all
 	data.Database = newDatabasePanel(s, all)
+	data.Memory = newMemoryPanel(s, all)
 	data.Hosts, data.HostHeaders = hostRows(s.Metrics), hostHeaders()
 	for _, f := range s.Findings {
-		if data.Database == nil || f.Module != "database" {
+		if (data.Database == nil || f.Module != "database") && (data.Memory == nil || f.Module != "memory") {
 			data.Findings = append(data.Findings, f)
 		}
 	}

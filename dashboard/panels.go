@@ -31,12 +31,7 @@ const maxPanelIndexes = 20
 
 func newDatabasePanel(s perfengine.Summary, actions []perfengine.Action) *databasePanel {
 	p := &databasePanel{}
-	for _, k := range sortedKeys(s.Metrics) {
-		if strings.HasPrefix(k, "db_") {
-			f := metricFormat(k)
-			p.Figures = append(p.Figures, metricView{Key: k, Format: f, Text: formatMetric(f, s.Metrics[k])})
-		}
-	}
+	p.Figures = figures(s.Metrics, func(k string) bool { return strings.HasPrefix(k, "db_") })
 	for _, a := range actions {
 		if a.Module == "database" && a.Kind == perfengine.ActionCreateIndex && len(p.Indexes) < maxPanelIndexes {
 			var qs []string
@@ -151,4 +146,64 @@ func sortedKeys(m map[string]float64) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// memoryPanel is the memory module's part of the overview: its figures,
+// the leaks it confirmed with the allocation or goroutine sites that grow,
+// and the GC settings and cleanups it proposed or applied.
+type memoryPanel struct {
+	Figures []metricView
+	Leaks   []leakRow
+	Actions []perfengine.Action
+}
+
+// leakRow is one confirmed leak: the finding and, line by line, the sites
+// it names and the advice for its type.
+type leakRow struct {
+	perfengine.Finding
+	Lines []string
+}
+
+// maxPanelMemoryActions bounds the GC actions shown; the API has them all.
+const maxPanelMemoryActions = 10
+
+func newMemoryPanel(s perfengine.Summary, actions []perfengine.Action) *memoryPanel {
+	p := &memoryPanel{}
+	p.Figures = figures(s.Metrics, func(k string) bool { return slices.Contains(memoryFigures, k) })
+	for _, f := range s.Findings {
+		if f.Module == "memory" {
+			var lines []string
+			if f.Detail != "" {
+				lines = strings.Split(f.Detail, "\n")
+			}
+			p.Leaks = append(p.Leaks, leakRow{Finding: f, Lines: lines})
+		}
+	}
+	for _, a := range actions {
+		if a.Module == "memory" && len(p.Actions) < maxPanelMemoryActions {
+			p.Actions = append(p.Actions, a)
+		}
+	}
+	if len(p.Figures) == 0 && len(p.Leaks) == 0 && len(p.Actions) == 0 {
+		return nil
+	}
+	return p
+}
+
+// memoryFigures are the memory module's series the panel shows.
+var memoryFigures = []string{
+	perfengine.MemoryLeaks, perfengine.MemoryHeapGrowth, perfengine.MemoryTimeToLimit,
+	perfengine.MemoryGoroutineGrowth, perfengine.MemoryGOGC, perfengine.MemoryGOMEMLIMIT,
+}
+
+// figures are the metrics whose keys keep says, in key order, formatted.
+func figures(m map[string]float64, keep func(string) bool) []metricView {
+	var out []metricView
+	for _, k := range sortedKeys(m) {
+		if keep(k) {
+			f := metricFormat(k)
+			out = append(out, metricView{Key: k, Format: f, Text: formatMetric(f, m[k])})
+		}
+	}
+	return out
 }

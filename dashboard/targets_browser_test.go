@@ -44,11 +44,14 @@ func TestTargetsInChromium(t *testing.T) {
 		{Name: "shop", Type: "service", URL: shop.URL, Interval: perfengine.Duration(time.Second)},
 		{Name: "home-page", Type: "http", URL: home.URL, Interval: perfengine.Duration(time.Second)},
 	}
-	eng, _, srv := targetsDashboard(t, cfg)
+	// An hour of history, a point every 30 s, with a slow stretch from
+	// point 61 on, which a regression finding dates.
+	now := time.Now()
+	slowSince := now.Add(-time.Hour + 61*30*time.Second)
+	eng, _, srv := targetsDashboard(t, cfg, regressionReport{perfengine.Finding{Module: "regression-report", Kind: "regression",
+		Severity: perfengine.SeverityWarning, Title: "shop p95 <slower>", Time: now, Target: "shop", Since: slowSince}})
 	ctx := context.Background()
 
-	// An hour of history, a point every 30 s, with a slow stretch.
-	now := time.Now()
 	var samples []metrics.Sample
 	for i := range 120 {
 		at := now.Add(-time.Hour + time.Duration(i)*30*time.Second)
@@ -98,6 +101,9 @@ func TestTargetsInChromium(t *testing.T) {
 	if n := b.eval(`String(document.querySelectorAll("svg.chart line.rule.critical").length)`); atoi(n) < 1 {
 		t.Errorf("%s critical threshold lines, want the latency one at least", n)
 	}
+	if marks := b.eval(`Array.from(document.querySelectorAll("svg.chart line.mark title")).map(t => t.textContent).join("|")`); !strings.Contains(marks, slowSince.Local().Format("15:04:05")+" change point: shop p95 <slower>") {
+		t.Errorf("chart marks %q, want the regression's change point", marks)
+	}
 	b.shot("target.png")
 	// The page refreshes its parts in place with its own script.
 	for deadline := time.Now().Add(10 * time.Second); b.log.status(srv.URL+"/static/target.js") == 0 && time.Now().Before(deadline); {
@@ -130,3 +136,19 @@ func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
+
+// regressionReport is a module that reports one finding, as a regression
+// detector of the user's own would.
+type regressionReport struct{ f perfengine.Finding }
+
+func (regressionReport) Name() string { return "regression-report" }
+func (regressionReport) Collect(context.Context) ([]metrics.Sample, error) {
+	return nil, nil
+}
+func (regressionReport) Recommend(context.Context, perfengine.Snapshot) ([]perfengine.Action, error) {
+	return nil, nil
+}
+func (regressionReport) Apply(context.Context, perfengine.Action) (perfengine.Result, error) {
+	return perfengine.Result{}, nil
+}
+func (r regressionReport) Findings() []perfengine.Finding { return []perfengine.Finding{r.f} }

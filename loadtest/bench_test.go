@@ -40,14 +40,18 @@ func BenchmarkScheduleAt(b *testing.B) {
 func BenchmarkRunClosed(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	defer srv.Close()
-	b.ReportAllocs()
-	b.ResetTimer()
-	res, err := Run(context.Background(), Plan{Targets: []Target{{URL: srv.URL}}, Concurrency: 8, MaxRequests: int64(b.N), Duration: time.Hour})
-	if err != nil {
-		b.Fatal(err)
+	for _, engine := range closedEngines() {
+		b.Run(string(engine), func(b *testing.B) {
+			b.ReportAllocs()
+			b.ResetTimer()
+			res, err := Run(context.Background(), Plan{Targets: []Target{{URL: srv.URL}}, Concurrency: 8, MaxRequests: int64(b.N), Duration: time.Hour, Engine: engine})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Requests != int64(b.N) {
+				b.Fatalf("requests = %d, want %d", res.Requests, b.N)
+			}
+			b.ReportMetric(res.Throughput(), "req/s")
+		})
 	}
-	if res.Requests != int64(b.N) {
-		b.Fatalf("requests = %d, want %d", res.Requests, b.N)
-	}
-	b.ReportMetric(res.Throughput(), "req/s")
 }

@@ -25,7 +25,15 @@
 // http:// targets go through [h1], a lean HTTP/1.1 engine that renders each
 // request once and parses responses in place without allocating; https://
 // targets, HTTP/2 (Protocol H2, or H2C for cleartext) and Protocol NetHTTP
-// use net/http.
+// use net/http. On Linux a closed-model run of the lean client has no
+// goroutine per connection: one event loop per CPU (Plan.Engine) drives its
+// share of the connections with edge-triggered epoll, each socket
+// registered once for both directions, so a request costs one write and one
+// read and one epoll_wait serves every connection that became ready, as in
+// wrk. A goroutine per connection pays more per request over the runtime's
+// netpoller: a read that finds nothing yet, a park, a wake-up, a second
+// read. The open model keeps its goroutines, since each start waits for its
+// own scheduled moment.
 //
 // # Example
 //

@@ -97,7 +97,11 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Aborted {
 		title += " (interrupted: partial result)"
 	}
-	fmt.Fprintf(&b, "%s, %d workers, %.2fs\n", title, r.Concurrency, r.Duration)
+	workers := "workers"
+	if r.Engine == string(EngineEventLoop) {
+		workers = "connections on the event loop"
+	}
+	fmt.Fprintf(&b, "%s, %d %s, %.2fs\n", title, r.Concurrency, workers, r.Duration)
 	fmt.Fprintf(tw, "requests\t%d\t(%.1f/s, %.2f%% ok)\n", r.Requests, r.Throughput(), 100*r.SuccessRatio())
 	if r.Model == "open" {
 		fmt.Fprintf(tw, "rate\ttarget %.1f/s\tachieved %.1f/s, late %d, dropped %d\n", r.RateTarget, r.RateAchieved, r.Late, r.Dropped)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,24 @@ const (
 	H2C Protocol = "h2c"
 	// H2 forces HTTP/2 over TLS.
 	H2 Protocol = "h2"
+)
+
+// Engine selects how the lean HTTP/1.1 client drives its connections.
+type Engine string
+
+// Engines.
+const (
+	// EngineAuto uses the event loop where it can (a closed-model run of
+	// the lean HTTP/1.1 client, on Linux) and goroutines otherwise.
+	EngineAuto Engine = ""
+	// EngineEventLoop drives every connection from one goroutine per CPU
+	// with epoll, as wrk does: a request costs one write and one read, and
+	// one wait serves every connection that became ready. A plan it cannot
+	// run (open model, TLS, another OS) is refused.
+	EngineEventLoop Engine = "eventloop"
+	// EngineGoroutines gives each connection a goroutine of its own over
+	// Go's netpoller.
+	EngineGoroutines Engine = "goroutines"
 )
 
 // Stage is one leg of a ramping open-model plan: the arrival rate moves
@@ -81,6 +100,8 @@ type Plan struct {
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// Protocol selects the client; see Auto.
 	Protocol Protocol `json:"protocol,omitempty"`
+	// Engine selects how connections are driven; see EngineAuto.
+	Engine Engine `json:"engine,omitempty"`
 	// InsecureSkipVerify accepts any TLS certificate (self-signed staging).
 	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
 	// LateAfter is how far behind schedule a start must be to count as late.
@@ -152,6 +173,26 @@ func (p *Plan) Validate() error {
 	case Auto, HTTP1, NetHTTP, H2C, H2:
 	default:
 		add("protocol %q: must be one of http1, nethttp, h2c, h2", p.Protocol)
+	}
+	switch p.Engine {
+	case EngineAuto, EngineGoroutines:
+	case EngineEventLoop:
+		if !eventLoopAvailable {
+			add("engine %s: needs Linux", p.Engine)
+		}
+		if p.Open() {
+			add("engine %s: runs the closed model only (no rate or stages)", p.Engine)
+		}
+		if p.Protocol != Auto && p.Protocol != HTTP1 {
+			add("engine %s: drives the lean HTTP/1.1 client only (protocol http1)", p.Engine)
+		}
+		for i, t := range p.Targets {
+			if !strings.HasPrefix(t.URL, "http://") {
+				add("targets[%d]: engine %s needs an http:// url", i, p.Engine)
+			}
+		}
+	default:
+		add("engine %q: must be %s or %s", p.Engine, EngineEventLoop, EngineGoroutines)
 	}
 	if p.Protocol == HTTP1 || p.Protocol == H2C {
 		for i, t := range p.Targets {

@@ -89,6 +89,10 @@ func TestPlanValidate(t *testing.T) {
 		{name: "everything wrong", plan: Plan{Targets: []Target{{URL: "gopher://x"}}, Concurrency: -1, Duration: 48 * time.Hour, Protocol: "spdy", Selection: "random"},
 			want: []string{"targets[0]: url", "concurrency -1", "duration 48h0m0s", "protocol \"spdy\"", "selection \"random\""}},
 		{name: "h1 needs http", plan: Plan{Targets: []Target{{URL: "https://h/"}}, Protocol: HTTP1}, want: []string{"needs an http:// url"}},
+		{name: "event loop, closed model", plan: Plan{Targets: ok, Engine: EngineEventLoop}},
+		{name: "event loop misused", plan: Plan{Targets: []Target{{URL: "https://h/"}}, Rate: 5, Protocol: NetHTTP, Engine: EngineEventLoop},
+			want: []string{"closed model only", "lean HTTP/1.1 client only", "targets[0]: engine eventloop needs an http:// url"}},
+		{name: "unknown engine", plan: Plan{Targets: ok, Engine: "io_uring"}, want: []string{`engine "io_uring": must be eventloop or goroutines`}},
 		{name: "bad stage", plan: Plan{Targets: ok, Stages: []Stage{{Duration: 0, Target: -1}}}, want: []string{"stages[0].duration", "stages[0].target"}},
 	}
 	for _, tc := range tests {

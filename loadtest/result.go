@@ -8,7 +8,10 @@ import (
 // stored and rendered again (Text, JSON, WriteHTML) without the run.
 // Latencies are in milliseconds.
 type Result struct {
-	Model       string    `json:"model"` // "open" or "closed"
+	Model string `json:"model"` // "open" or "closed"
+	// Engine is how the connections were driven: "eventloop" or
+	// "goroutines" (see Plan.Engine).
+	Engine      string    `json:"engine,omitempty"`
 	Started     time.Time `json:"started"`
 	Duration    float64   `json:"duration_s"` // from the first start to the last answer
 	Concurrency int       `json:"concurrency"`

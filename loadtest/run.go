@@ -27,7 +27,7 @@ func Run(ctx context.Context, p Plan) (*Result, error) {
 	if r.open {
 		r.sched = newSchedule(p)
 	}
-	return r.run(ctx), nil
+	return r.run(ctx)
 }
 
 type runner struct {
@@ -67,7 +67,7 @@ func (r *runner) take() bool {
 	return true
 }
 
-func (r *runner) run(ctx context.Context) *Result {
+func (r *runner) run(ctx context.Context) (*Result, error) {
 	p := r.plan
 	// Corrected latency can reach the whole run plus one timeout.
 	highest := int64((p.Duration+p.Timeout+time.Minute)/time.Microsecond) + 1
@@ -76,16 +76,26 @@ func (r *runner) run(ctx context.Context) *Result {
 	for i := range shards {
 		shards[i] = newShard(highest, r.open)
 	}
-	senders := make([]sender, p.Concurrency)
-	for i := range senders {
-		senders[i] = r.cl.newSender(ctx)
+	loops, err := r.eventLoops(shards)
+	if err != nil && p.Engine == EngineEventLoop {
+		return nil, err
+	}
+	var senders []sender
+	if loops == nil {
+		senders = make([]sender, p.Concurrency)
+		for i := range senders {
+			senders[i] = r.cl.newSender(ctx)
+		}
 	}
 	r.abortCh = make(chan struct{})
 	r.ctx = ctx
 	r.start = time.Now()
 
 	var wg sync.WaitGroup
-	for i := range p.Concurrency {
+	for _, loop := range loops {
+		wg.Go(loop)
+	}
+	for i := range senders {
 		wg.Go(func() {
 			defer senders[i].close()
 			if r.open {
@@ -145,7 +155,12 @@ loop:
 		}
 	}
 	se.harvest(shards, int64(elapsed/time.Second)+1)
-	return r.result(shards, se, elapsed, stoppedAt)
+	res := r.result(shards, se, elapsed, stoppedAt)
+	res.Engine = string(EngineGoroutines)
+	if loops != nil {
+		res.Engine = string(EngineEventLoop)
+	}
+	return res, nil
 }
 
 func (r *runner) progress(shards []*shard, se *series, el time.Duration) Progress {

@@ -24,16 +24,36 @@ func okServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// TestClosedModelCounts runs the closed model on both engines: the same
+// requests, codes, connections and series.
 func TestClosedModelCounts(t *testing.T) {
 	srv := okServer(t)
+	for _, engine := range closedEngines() {
+		t.Run(string(engine), func(t *testing.T) { closedModelCounts(t, srv.URL, engine) })
+	}
+}
+
+// closedEngines are the engines a closed-model plan can run on here.
+func closedEngines() []Engine {
+	if eventLoopAvailable {
+		return []Engine{EngineEventLoop, EngineGoroutines}
+	}
+	return []Engine{EngineGoroutines}
+}
+
+func closedModelCounts(t *testing.T, url string, engine Engine) {
 	res, err := Run(context.Background(), Plan{
-		Targets:     []Target{{URL: srv.URL + "/ok"}, {URL: srv.URL + "/fail"}},
+		Targets:     []Target{{URL: url + "/ok"}, {URL: url + "/fail"}},
 		Concurrency: 3,
 		Duration:    time.Minute,
 		MaxRequests: 200,
+		Engine:      engine,
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Engine != string(engine) {
+		t.Errorf("ran on %q, want %q", res.Engine, engine)
 	}
 	if res.Requests != 200 || res.StatusCodes[200] != 100 || res.StatusCodes[500] != 100 {
 		t.Fatalf("requests %d codes %v, want 200 split 100/100 round-robin", res.Requests, res.StatusCodes)
@@ -41,8 +61,9 @@ func TestClosedModelCounts(t *testing.T) {
 	if res.SuccessRatio() != 0.5 || res.Model != "closed" || res.Summary().RateTarget != nil {
 		t.Errorf("success %v model %s rate target %v, want 0.5 closed nil", res.SuccessRatio(), res.Model, res.Summary().RateTarget)
 	}
-	if res.Connections != 3 || res.Reused != 197 {
-		t.Errorf("connections %d reused %d, want 3 and 197", res.Connections, res.Reused)
+	// A worker (or loop) that starts late may find the requests all taken.
+	if res.Connections < 1 || res.Connections > 3 || res.Connections+res.Reused != 200 {
+		t.Errorf("connections %d reused %d, want at most 3 carrying all 200", res.Connections, res.Reused)
 	}
 	if res.Latency != res.LatencyUncorrected || res.Latency.P50 <= 0 {
 		t.Errorf("closed model latency %+v uncorrected %+v, want equal and positive", res.Latency, res.LatencyUncorrected)
@@ -208,18 +229,24 @@ func TestErrorKinds(t *testing.T) {
 		{"not http", "http://" + garbage.Addr().String(), "protocol", Auto},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			res, err := Run(context.Background(), Plan{
-				Targets: []Target{{URL: tc.url}}, Concurrency: 1, MaxRequests: 2, Duration: 10 * time.Second,
-				Timeout: 150 * time.Millisecond, Protocol: tc.proto,
+		engines := closedEngines()
+		if tc.proto != Auto {
+			engines = []Engine{EngineAuto}
+		}
+		for _, engine := range engines {
+			t.Run(tc.name+"/"+string(engine), func(t *testing.T) {
+				res, err := Run(context.Background(), Plan{
+					Targets: []Target{{URL: tc.url}}, Concurrency: 1, MaxRequests: 2, Duration: 10 * time.Second,
+					Timeout: 150 * time.Millisecond, Protocol: tc.proto, Engine: engine,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Errors[tc.kind] != 2 || res.OK != 0 {
+					t.Errorf("errors %v ok %d, want %s: 2", res.Errors, res.OK, tc.kind)
+				}
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Errors[tc.kind] != 2 || res.OK != 0 {
-				t.Errorf("errors %v ok %d, want %s: 2", res.Errors, res.OK, tc.kind)
-			}
-		})
+		}
 	}
 }
 
@@ -235,15 +262,22 @@ func TestAbortReturnsPartial(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(stall)
-	for _, proto := range []Protocol{Auto, NetHTTP} {
+	for _, proto := range []Protocol{Auto, NetHTTP, HTTP1} {
 		for _, rate := range []float64{0, 50} {
+			engine := EngineAuto
+			if proto == HTTP1 {
+				engine = EngineGoroutines // Auto ran the closed model on the event loop
+				if rate > 0 {
+					continue
+				}
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() {
 				<-arrived
 				cancel()
 			}()
 			start := time.Now()
-			res, err := Run(ctx, Plan{Targets: []Target{{URL: srv.URL}}, Rate: rate, Concurrency: 2, Duration: time.Minute, Timeout: time.Minute, Protocol: proto})
+			res, err := Run(ctx, Plan{Targets: []Target{{URL: srv.URL}}, Rate: rate, Concurrency: 2, Duration: time.Minute, Timeout: time.Minute, Protocol: proto, Engine: engine})
 			cancel()
 			if err != nil {
 				t.Fatal(err)

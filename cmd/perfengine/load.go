@@ -36,13 +36,13 @@ func (e *thresholdError) ExitCode() int { return ExitThresholds }
 
 // targetFlags are the flags load and stress share to describe requests.
 type targetFlags struct {
-	url, method, body, bodyFile, targets, protocol string
-	headers                                        []string
-	weighted, insecure, quiet                      bool
-	timeout                                        time.Duration
-	concurrency                                    int
-	jsonOut                                        *bool
-	report                                         string
+	url, method, body, bodyFile, targets, protocol, engine string
+	headers                                                []string
+	weighted, insecure, quiet                              bool
+	timeout                                                time.Duration
+	concurrency                                            int
+	jsonOut                                                *bool
+	report                                                 string
 }
 
 func (f *targetFlags) register(cmd *cobra.Command) {
@@ -56,6 +56,7 @@ func (f *targetFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.targets, "targets", "", "file of targets, one JSON object a line: {\"method\",\"url\",\"header\",\"body\",\"weight\"}")
 	fl.BoolVar(&f.weighted, "weighted", false, "pick targets by their weight instead of round-robin")
 	fl.StringVar(&f.protocol, "protocol", "", "client: http1 (lean, default for http://), nethttp, h2c, h2 (default for https:// is net/http with HTTP/2)")
+	fl.StringVar(&f.engine, "engine", "", "how connections are driven: eventloop (epoll, default for a closed-model http:// run on Linux) or goroutines")
 	fl.BoolVar(&f.insecure, "insecure", false, "accept any TLS certificate")
 	fl.DurationVar(&f.timeout, "timeout", loadtest.DefaultTimeout, "per-request timeout")
 	fl.StringVar(&f.report, "report", "", "write a self-contained HTML report to this file")
@@ -63,7 +64,7 @@ func (f *targetFlags) register(cmd *cobra.Command) {
 }
 
 func (f *targetFlags) plan() (loadtest.Plan, error) {
-	p := loadtest.Plan{Timeout: f.timeout, Protocol: loadtest.Protocol(f.protocol), InsecureSkipVerify: f.insecure, Concurrency: f.concurrency}
+	p := loadtest.Plan{Timeout: f.timeout, Protocol: loadtest.Protocol(f.protocol), Engine: loadtest.Engine(f.engine), InsecureSkipVerify: f.insecure, Concurrency: f.concurrency}
 	if f.weighted {
 		p.Selection = loadtest.Weighted
 	}

@@ -117,6 +117,9 @@ func NewRequest(method, rawURL string, header http.Header, body []byte) (*Reques
 // Addr is the host:port the request is sent to.
 func (r *Request) Addr() string { return r.addr }
 
+// Wire is the request as sent; callers must not modify it.
+func (r *Request) Wire() []byte { return r.raw }
+
 // Len is the request's size on the wire in bytes.
 func (r *Request) Len() int { return len(r.raw) }
 
@@ -151,6 +154,7 @@ type Conn struct {
 	buf    []byte
 	r, w   int // unread data is buf[r:w]
 	broken bool
+	p      Parser
 }
 
 // Dial opens a connection to addr.
@@ -204,202 +208,47 @@ func (c *Conn) Do(req *Request) (Response, error) {
 		c.broken = true
 		return Response{}, err
 	}
-	resp, err := c.readResponse(req.head)
+	resp, err := c.readResponse(req)
 	if err != nil || resp.Close {
 		c.broken = true
 	}
 	return resp, err
 }
 
-// fill reads more data, moving unread bytes to the front when the buffer's
-// tail is full. It fails with ErrHeaderTooLarge if the buffer is all unread.
-func (c *Conn) fill() error {
-	if c.r > 0 && c.w == len(c.buf) {
-		n := copy(c.buf, c.buf[c.r:c.w])
-		c.r, c.w = 0, n
-	}
-	if c.w == len(c.buf) {
-		return ErrHeaderTooLarge
-	}
-	n, err := c.nc.Read(c.buf[c.w:])
-	c.w += n
-	if n > 0 {
-		return nil
-	}
-	if err == nil {
-		return errors.New("h1: empty read")
-	}
-	return err
-}
-
-// line returns the next CRLF-terminated line without its terminator and
-// consumes it. The slice is valid until the next fill.
-func (c *Conn) line() ([]byte, int, error) {
+// readResponse feeds what arrives to the parser until the response is
+// complete, keeping an unfinished line at the buffer's front.
+func (c *Conn) readResponse(req *Request) (Response, error) {
+	c.p.Reset(req)
 	for {
-		if i := bytes.IndexByte(c.buf[c.r:c.w], '\n'); i >= 0 {
-			ln := c.buf[c.r : c.r+i]
-			n := i + 1
+		if c.r < c.w {
+			n, done, err := c.p.Feed(c.buf[c.r:c.w])
 			c.r += n
-			if len(ln) > 0 && ln[len(ln)-1] == '\r' {
-				ln = ln[:len(ln)-1]
-			}
-			return ln, n, nil
-		}
-		if err := c.fill(); err != nil {
-			return nil, 0, err
-		}
-	}
-}
-
-func (c *Conn) readResponse(head bool) (Response, error) {
-	var resp Response
-	for {
-		st, n, err := c.line()
-		if err != nil {
-			return resp, err
-		}
-		resp.Bytes += int64(n)
-		status, http10, ok := parseStatusLine(st)
-		if !ok {
-			return resp, fmt.Errorf("%w: malformed status line", ErrProtocol)
-		}
-		resp.Status = status
-		clen := int64(-1)
-		chunked, closeConn, keepAlive := false, false, false
-		for {
-			ln, n, err := c.line()
-			if err != nil {
-				return resp, err
-			}
-			resp.Bytes += int64(n)
-			if len(ln) == 0 {
-				break
-			}
-			colon := bytes.IndexByte(ln, ':')
-			if colon <= 0 {
-				return resp, fmt.Errorf("%w: malformed header line", ErrProtocol)
-			}
-			name, val := ln[:colon], trim(ln[colon+1:])
-			switch {
-			case equalFold(name, "content-length"):
-				v, ok := parseLength(val)
-				if !ok || (clen >= 0 && clen != v) {
-					return resp, fmt.Errorf("%w: bad Content-Length", ErrProtocol)
-				}
-				clen = v
-			case equalFold(name, "transfer-encoding"):
-				chunked = hasToken(val, "chunked")
-			case equalFold(name, "connection"):
-				closeConn = closeConn || hasToken(val, "close")
-				keepAlive = keepAlive || hasToken(val, "keep-alive")
+			if err != nil || done {
+				return c.p.Response(), err
 			}
 		}
-		if status >= 100 && status < 200 && status != 101 {
-			continue // interim response; the real one follows
-		}
-		resp.Close = closeConn || (http10 && !keepAlive) || status == 101
 		switch {
-		case head || status == 204 || status == 304 || status == 101:
-			return resp, nil
-		case chunked:
-			n, err := c.skipChunked()
-			resp.Bytes += n
-			return resp, err
-		case clen >= 0:
-			if clen > maxBody {
-				return resp, ErrBodyTooLarge
-			}
-			err := c.skip(clen)
-			if err == nil {
-				resp.Bytes += clen
-			}
-			return resp, err
-		default:
-			resp.Close = true
-			n, err := c.skipToEOF()
-			resp.Bytes += n
-			return resp, err
-		}
-	}
-}
-
-func (c *Conn) skip(n int64) error {
-	for n > 0 {
-		if c.r == c.w {
+		case c.r == c.w:
 			c.r, c.w = 0, 0
-			if err := c.fill(); err != nil {
-				return err
-			}
+		case c.w == len(c.buf) && c.r == 0:
+			return c.p.Response(), ErrHeaderTooLarge
+		case c.w == len(c.buf):
+			c.w = copy(c.buf, c.buf[c.r:c.w])
+			c.r = 0
 		}
-		k := int64(c.w - c.r)
-		if k > n {
-			k = n
+		n, err := c.nc.Read(c.buf[c.w:])
+		c.w += n
+		if n > 0 {
+			continue
 		}
-		c.r += int(k)
-		n -= k
-	}
-	return nil
-}
-
-func (c *Conn) skipToEOF() (int64, error) {
-	total := int64(c.w - c.r)
-	c.r, c.w = 0, 0
-	for total <= maxBody {
-		n, err := c.nc.Read(c.buf)
-		total += int64(n)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return total, nil
-			}
-			return total, err
+		if errors.Is(err, io.EOF) {
+			_, err := c.p.EOF()
+			return c.p.Response(), err
 		}
-	}
-	return total, ErrBodyTooLarge
-}
-
-func (c *Conn) skipChunked() (int64, error) {
-	var total int64
-	for {
-		ln, n, err := c.line()
-		if err != nil {
-			return total, err
+		if err == nil {
+			err = errors.New("h1: empty read")
 		}
-		total += int64(n)
-		if i := bytes.IndexByte(ln, ';'); i >= 0 {
-			ln = ln[:i]
-		}
-		size, ok := parseHex(trim(ln))
-		if !ok {
-			return total, fmt.Errorf("%w: bad chunk size", ErrProtocol)
-		}
-		if size == 0 {
-			break
-		}
-		if total+size > maxBody {
-			return total, ErrBodyTooLarge
-		}
-		if err := c.skip(size); err != nil {
-			return total, err
-		}
-		total += size
-		ln, n, err = c.line()
-		if err != nil {
-			return total, err
-		}
-		total += int64(n)
-		if len(ln) != 0 {
-			return total, fmt.Errorf("%w: chunk not followed by CRLF", ErrProtocol)
-		}
-	}
-	for { // trailer
-		ln, n, err := c.line()
-		if err != nil {
-			return total, err
-		}
-		total += int64(n)
-		if len(ln) == 0 {
-			return total, nil
-		}
+		return c.p.Response(), err
 	}
 }
 

@@ -264,3 +264,44 @@ type fullConn struct {
 
 func (f *fullConn) Read(p []byte) (int, error)  { return f.r.Read(p) }
 func (f *fullConn) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestParserAnySplit feeds responses to a Parser split at every offset, as
+// an event loop sees them arrive: the result never depends on the split.
+func TestParserAnySplit(t *testing.T) {
+	req := mustRequest(t, "GET")
+	for _, wire := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-T: 1\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 503 x\r\nConnection: close\r\nContent-Length: 1\r\n\r\nz",
+	} {
+		want := Response{Status: 200, Bytes: int64(len(wire))}
+		switch {
+		case strings.Contains(wire, "201"):
+			want.Status = 201
+		case strings.Contains(wire, "503"):
+			want.Status, want.Close = 503, true
+		}
+		for split := 1; split < len(wire); split++ {
+			var p Parser
+			p.Reset(req)
+			n1, done, err := p.Feed([]byte(wire[:split]))
+			if err != nil || done {
+				t.Fatalf("split %d: first part: done %v, err %v", split, done, err)
+			}
+			// The unconsumed rest of the first part comes again with the second.
+			n2, done, err := p.Feed([]byte(wire[n1:]))
+			if err != nil || !done || n1+n2 != len(wire) || p.Response() != want {
+				t.Fatalf("split %d of %q: consumed %d+%d, done %v, err %v, %+v; want %+v", split, wire, n1, n2, done, err, p.Response(), want)
+			}
+		}
+	}
+	var p Parser
+	p.Reset(req)
+	if _, done, _ := p.Feed([]byte("HTTP/1.1 200 OK\r\n\r\nabc")); done {
+		t.Fatal("a close-delimited body was done before the close")
+	}
+	if done, err := p.EOF(); !done || err != nil || p.Response().Bytes != 22 {
+		t.Errorf("EOF() = %v, %v, %+v; want the response complete at the close", done, err, p.Response())
+	}
+}

@@ -445,18 +445,24 @@ func plainRefs(sel *pg_query.SelectStmt) []colRef {
 				return
 			}
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			switch {
-			case fd.Message() == nil || fd.IsMap():
-			case fd.IsList():
+		// Fields in their declared order: Range's order is randomised
+		// per build, and the reads become an INCLUDE list, which must
+		// not change from one binary to the next.
+		fields := m.Descriptor().Fields()
+		for i := 0; i < fields.Len() && plain; i++ {
+			fd := fields.Get(i)
+			if fd.Message() == nil || fd.IsMap() || !m.Has(fd) {
+				continue
+			}
+			v := m.Get(fd)
+			if fd.IsList() {
 				for i, l := 0, v.List(); i < l.Len(); i++ {
 					walk(l.Get(i).Message())
 				}
-			default:
+			} else {
 				walk(v.Message())
 			}
-			return plain
-		})
+		}
 	}
 	if sel.GetOp() != pg_query.SetOperation_SETOP_NONE && sel.GetOp() != pg_query.SetOperation_SET_OPERATION_UNDEFINED {
 		return nil

@@ -14,6 +14,7 @@ type table struct {
 	Schema     string
 	Name       string
 	Rows       float64
+	Bytes      float64 // the table's size on disk, 0 when unknown
 	Columns    map[string]bool
 	Distinct   map[string]float64 // estimated distinct values per column
 	WriteShare float64            // writes / (writes + scans), 0..1
@@ -370,7 +371,15 @@ func candidatesFor(t *table, u *usage, maxCols int, partial, covering bool) []*c
 	if len(u.Sort) > 0 {
 		bases = append(bases, u.Sort)
 		if len(eq) > 0 {
-			bases = append(bases, append(append([]string(nil), eq[:min(len(eq), maxCols-1)]...), u.Sort...))
+			head := eq[:min(len(eq), maxCols-1)]
+			bases = append(bases, append(append([]string(nil), head...), u.Sort...))
+			if len(u.Sort) > 1 {
+				// The equalities and the first sort column only: as good
+				// when later columns hardly break ties or the sort mixes
+				// directions (a plain index serves ORDER BY a DESC, b
+				// only as far as a), and narrower.
+				bases = append(bases, append(append([]string(nil), head...), u.Sort[0]))
+			}
 		}
 	}
 	if len(u.Group) > 0 {

@@ -33,15 +33,18 @@
 // planner then answers it with an index-only scan (a table mostly
 // all-visible after VACUUM). A B-tree's size is estimated from the layout PostgreSQL
 // builds (the key's average width from pg_stats, posting lists for runs of
-// equal keys where deduplication applies, leaves at the default
-// fillfactor), not taken from hypopg, which counts a tuple per row and so
-// overstates an index on a column with few values several times over.
+// equal keys where deduplication applies, which excludes numeric and
+// char(n) keys, leaves at the default fillfactor), not taken from hypopg,
+// which counts a tuple per row and so overstates an index on a column
+// with few values several times over.
 // Candidates are costed with hypopg what-if indexes on a
 // read-only session and chosen greedily across the whole workload: each
 // round takes the index with the largest saving, weighted by calls × time,
-// given the indexes already chosen, if it clears a bar that rises with the
-// table's share of writes and fits in the size budget; picks made
-// redundant by later ones are dropped again. Every suggestion names the
+// less a charge for its bytes (an index the size of the tables read is
+// charged 1 % of the workload's cost), given the indexes already chosen,
+// if it clears a bar that rises with the table's share of writes and fits
+// in the size budget; picks made redundant by later ones are dropped
+// again, the wider index taking the narrower one's rank. Every suggestion names the
 // queries it speeds up and by how much. On SQLite the same candidates are
 // created for real inside a transaction that is rolled back, and kept only
 // when EXPLAIN QUERY PLAN then uses them, the idea of SQLite's .expert.

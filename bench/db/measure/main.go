@@ -31,6 +31,9 @@ type Result struct {
 	CostBefore float64  `json:"cost_before"`
 	CostAfter  float64  `json:"cost_after"`
 	Relative   float64  `json:"relative_cost"`
+	// SizeRatios are built / estimated bytes per index, for advice that
+	// carries estimates (perfengine JSON), in the order of Indexes.
+	SizeRatios []float64 `json:"size_ratios,omitempty"`
 }
 
 func main() {
@@ -54,21 +57,25 @@ func main() {
 
 var dexterLine = regexp.MustCompile(`Index found: ([\w."]+) \(([^)]+)\)`)
 
-func readAdvice(path string) ([]string, error) {
+// readAdvice returns the CREATE INDEX statements of an advice file and,
+// for perfengine JSON, each one's estimated size (else nil).
+func readAdvice(path string) ([]string, []int64, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if strings.HasPrefix(strings.TrimSpace(string(data)), "{") {
 		var a dbopt.Advice
 		if err := json.Unmarshal(data, &a); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var out []string
+		var sizes []int64
 		for _, s := range a.Suggestions {
 			out = append(out, strings.Replace(s.Statement, " CONCURRENTLY", "", 1))
+			sizes = append(sizes, s.SizeBytes)
 		}
-		return out, nil
+		return out, sizes, nil
 	}
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(string(data)))
@@ -80,7 +87,7 @@ func readAdvice(path string) ([]string, error) {
 			out = append(out, strings.Replace(strings.TrimSpace(line), " CONCURRENTLY", "", 1))
 		}
 	}
-	return out, sc.Err()
+	return out, nil, sc.Err()
 }
 
 var verbose = flag.Bool("v", false, "print each query's cost on stderr")
@@ -121,7 +128,7 @@ func run(ctx context.Context, dsn, queries, advice, label string) error {
 	if len(skipped) > 0 {
 		return fmt.Errorf("workload has %d statements that do not parse: %v", len(skipped), skipped[0])
 	}
-	stmts, err := readAdvice(advice)
+	stmts, estimates, err := readAdvice(advice)
 	if err != nil {
 		return err
 	}
@@ -140,7 +147,7 @@ func run(ctx context.Context, dsn, queries, advice, label string) error {
 			_, _ = conn.Exec(context.WithoutCancel(ctx), "DROP INDEX IF EXISTS "+name)
 		}
 	}()
-	for _, s := range stmts {
+	for i, s := range stmts {
 		var before []string
 		rows, _ := conn.Query(ctx, `SELECT indexrelid::regclass::text FROM pg_index`)
 		before, _ = pgx.CollectRows(rows, pgx.RowTo[string])
@@ -161,11 +168,16 @@ func run(ctx context.Context, dsn, queries, advice, label string) error {
 		for _, b := range before {
 			old[b] = true
 		}
+		var built int64
 		for _, x := range after {
 			if !old[x.name] {
 				created = append(created, x.name)
-				res.SizeBytes += x.size
+				built += x.size
 			}
+		}
+		res.SizeBytes += built
+		if estimates != nil {
+			res.SizeRatios = append(res.SizeRatios, float64(built)/float64(max(estimates[i], 1)))
 		}
 	}
 	if res.CostAfter, err = workloadCost(ctx, conn, qs); err != nil {

@@ -456,8 +456,8 @@ func plainRefs(sel *pg_query.SelectStmt) []colRef {
 			}
 			v := m.Get(fd)
 			if fd.IsList() {
-				for i, l := 0, v.List(); i < l.Len(); i++ {
-					walk(l.Get(i).Message())
+				for k, l := 0, v.List(); k < l.Len(); k++ {
+					walk(l.Get(k).Message())
 				}
 			} else {
 				walk(v.Message())

@@ -3,6 +3,7 @@ package dbopt
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -124,9 +125,10 @@ func costPerByte(qs []*wq) float64 {
 }
 
 // selectIndexes picks indexes greedily across the workload. Each round
-// takes the candidate with the largest weighted saving given the picks so
-// far (so two indexes serving the same query are not both picked), that
-// clears the bars of AdviseOptions and fits in the budget. Savings only
+// takes the candidate with the largest weighted saving less the charge for
+// its bytes (sizeWeight), given the picks so far (so two indexes serving
+// the same query are not both picked), that clears the bars of
+// AdviseOptions and fits in the budget. Savings only
 // shrink as picks accumulate, so a candidate's last saving bounds its next
 // one and most candidates are not re-costed (lazy greedy).
 func selectIndexes(ctx context.Context, ev evaluator, qs []*wq, cands []*candidate, opt AdviseOptions) ([]pick, error) {
@@ -288,15 +290,8 @@ func prune(ctx context.Context, ev evaluator, qs []*wq, picks []pick, rate float
 
 // extends reports whether a's keys start with all of b's, on the same rows.
 func extends(a, b *candidate) bool {
-	if a.Table != b.Table || a.Where != b.Where || a.Method != b.Method || len(a.Columns) < len(b.Columns) {
-		return false
-	}
-	for i, c := range b.Columns {
-		if a.Columns[i] != c {
-			return false
-		}
-	}
-	return true
+	return a.Table == b.Table && a.Where == b.Where && a.Method == b.Method &&
+		len(a.Columns) >= len(b.Columns) && slices.Equal(a.Columns[:len(b.Columns)], b.Columns)
 }
 
 // attribute measures what each pick saves with the picks ranked above it

@@ -118,6 +118,12 @@ func (w *Webhook) Notify(ctx context.Context, n *Notification) error {
 		if err == nil {
 			return nil
 		}
+		if last != nil && ctx.Err() != nil {
+			// The caller's deadline cut this attempt short: the answer
+			// to the one before says why the channel fails.
+			last = fmt.Errorf("%w; then gave up: %v", last, ctx.Err())
+			break
+		}
 		last = err
 		var perm *permanentError
 		if errors.As(err, &perm) || attempt >= w.opts.Retries || ctx.Err() != nil {

@@ -10,10 +10,13 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -483,6 +486,49 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestLoadVisitors: with Visitors the service sees several client
+// addresses, where the system can bind them, and every request succeeds
+// either way.
+func TestLoadVisitors(t *testing.T) {
+	svc := service(t)
+	seen := make(chan string, 1000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc.Handler().ServeHTTP(w, r)
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		select {
+		case seen <- host:
+		default:
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan LoadStats, 1)
+	go func() {
+		st, err := Load(ctx, LoadOptions{BaseURL: srv.URL, Rate: 500, Seed: 1, Visitors: 4})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- st
+	}()
+	hosts := map[string]bool{}
+	for range 60 {
+		hosts[<-seen] = true
+	}
+	cancel()
+	if st := <-done; st.Failed != 0 {
+		t.Errorf("Load with visitors saw %d failures", st.Failed)
+	}
+	want := 4
+	if l, err := net.Listen("tcp4", "127.0.0.2:0"); err != nil {
+		want = 1 // 127.0.0.2 cannot be bound here: all from the default address
+	} else {
+		l.Close()
+	}
+	if len(hosts) != want {
+		t.Errorf("requests came from %v, want %d addresses", slices.Sorted(maps.Keys(hosts)), want)
+	}
+}
+
 func TestLoadOptions(t *testing.T) {
 	tests := []struct {
 		name string
@@ -495,6 +541,8 @@ func TestLoadOptions(t *testing.T) {
 		{"negative rate", LoadOptions{BaseURL: "http://127.0.0.1:1", Rate: -1}, "Rate"},
 		{"huge rate", LoadOptions{BaseURL: "http://127.0.0.1:1", Rate: 1e9}, "Rate"},
 		{"negative in flight", LoadOptions{BaseURL: "http://127.0.0.1:1", MaxInFlight: -1}, "MaxInFlight"},
+		{"negative visitors", LoadOptions{BaseURL: "http://127.0.0.1:1", Visitors: -1}, "Visitors"},
+		{"too many visitors", LoadOptions{BaseURL: "http://127.0.0.1:1", Visitors: 255}, "Visitors"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

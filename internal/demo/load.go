@@ -2,15 +2,18 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -36,6 +39,15 @@ type LoadOptions struct {
 	Client *http.Client
 	// Seed picks the sequence of requests; the same seed, the same sequence.
 	Seed uint64
+	// Visitors spreads the requests over this many callers, so the
+	// service sees distinct clients as it would a shop's visitors: the API
+	// optimizer proposes caching a route only once different callers got
+	// the same answer. The first is Client (or the default address); each
+	// other one has connections of its own from a loopback address of its
+	// own (127.0.0.2, 127.0.0.3, ...), or from the default address where
+	// the system cannot bind those (only Linux routes all of 127/8 to the
+	// loopback). 0 or 1: Client alone.
+	Visitors int
 }
 
 // LoadStats count what Load did.
@@ -68,11 +80,21 @@ func Load(ctx context.Context, opts LoadOptions) (LoadStats, error) {
 	if inflight < 0 {
 		return LoadStats{}, fmt.Errorf("demo: load: MaxInFlight %d must not be negative", opts.MaxInFlight)
 	}
-	client := opts.Client
-	if client == nil {
+	if opts.Visitors < 0 || opts.Visitors > maxVisitors {
+		return LoadStats{}, fmt.Errorf("demo: load: Visitors %d must be in [0, %d]", opts.Visitors, maxVisitors)
+	}
+	first := opts.Client
+	if first == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		defer tr.CloseIdleConnections()
-		client = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+		first = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	}
+	clients := []*http.Client{first}
+	for v := 1; v < opts.Visitors; v++ {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DialContext = visitorDialer(v - 1)
+		defer tr.CloseIdleConnections()
+		clients = append(clients, &http.Client{Timeout: 10 * time.Second, Transport: tr})
 	}
 	baseURL := strings.TrimSuffix(base.String(), "/")
 
@@ -103,6 +125,10 @@ func Load(ctx context.Context, opts LoadOptions) (LoadStats, error) {
 			<-sem
 			return LoadStats{}, fmt.Errorf("demo: load: %w", err)
 		}
+		client := clients[0]
+		if len(clients) > 1 {
+			client = clients[r.IntN(len(clients))]
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			resp, err := client.Do(req)
@@ -119,6 +145,28 @@ func Load(ctx context.Context, opts LoadOptions) (LoadStats, error) {
 				failed.Add(1)
 			}
 		})
+	}
+}
+
+// maxVisitors bounds LoadOptions.Visitors: the default address and
+// 127.0.0.2 to 127.0.0.254.
+const maxVisitors = 254
+
+// visitorDialer dials from visitor v's loopback address, or from the
+// default one where the system cannot bind it.
+func visitorDialer(v int) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+v))}
+	from := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, LocalAddr: local}
+	plain := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() || net.ParseIP(host).To4() == nil {
+			return plain.DialContext(ctx, network, addr)
+		}
+		c, err := from.DialContext(ctx, "tcp4", addr)
+		if errors.Is(err, syscall.EADDRNOTAVAIL) {
+			return plain.DialContext(ctx, network, addr)
+		}
+		return c, err
 	}
 }
 

@@ -39,6 +39,9 @@ type RunOptions struct {
 	DataDir       string // demo database and engine store; required
 	NoLoad        bool   // do not drive load
 	LoadRate      float64
+	// LoadVisitors spreads the load over this many loopback client
+	// addresses (LoadOptions.Visitors).
+	LoadVisitors int
 	// Config is the engine's configuration; Run sets the store's data dir,
 	// the database DSN and the dashboard address in it. The zero value uses
 	// perfengine.DefaultConfig with DefaultInterval.
@@ -62,6 +65,17 @@ type RunOptions struct {
 	// runs its queries before it renders would take: the server time that
 	// 103 Early Hints let a browser spend fetching (bench/web).
 	PageDelay time.Duration
+	// DBPool caps the shop's database/sql pool at this many connections
+	// (0: unlimited, database/sql's default), as a service configured too
+	// small for its load would be: the database module then measures the
+	// waits and proposes a size (a moderate action, applied on approval or
+	// in aggressive mode) and verifies that the waits went away.
+	DBPool int
+	// Garbage makes the service keep GarbageLiveBytes of small objects
+	// alive and allocate GarbageBytesPerRequest per request, so the GC
+	// takes a large share of its CPU: the memory module then proposes a
+	// higher GOGC (moderate) and verifies that the GC's share fell.
+	Garbage bool
 }
 
 // RunResult is what a demo run did.
@@ -105,7 +119,7 @@ func Run(ctx context.Context, o RunOptions) (RunResult, error) {
 		return RunResult{}, err
 	}
 
-	w := wiring{cfg: cfg, log: log}
+	w := wiring{cfg: cfg, log: log, dbPool: o.DBPool, garbage: o.Garbage}
 	if err := wire(&w); err != nil {
 		return RunResult{}, fmt.Errorf("wire optimizers: %w", err)
 	}
@@ -215,7 +229,7 @@ func Run(ctx context.Context, o RunOptions) (RunResult, error) {
 	)
 	if !o.NoLoad {
 		loadWG.Go(func() {
-			res.Load, loadErr = Load(loadCtx, LoadOptions{BaseURL: res.DemoURL, Rate: o.LoadRate, Client: w.loadClient})
+			res.Load, loadErr = Load(loadCtx, LoadOptions{BaseURL: res.DemoURL, Rate: o.LoadRate, Client: w.loadClient, Visitors: o.LoadVisitors})
 		})
 	}
 

@@ -19,6 +19,8 @@ type wiring struct {
 	openDB     func(path string) (*sql.DB, error) // nil: OpenSQLite
 	modules    []perfengine.Module
 	loadClient *http.Client // nil: Load's own client
+	dbPool     int          // MaxOpenConns of the shop's pool, 0 for unlimited
+	garbage    bool         // churn garbage on a large live heap (--garbage)
 }
 
 // wire is where each optimizer joins the demo, one block per optimizer,

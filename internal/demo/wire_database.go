@@ -44,7 +44,13 @@ func wireDatabase(w *wiring) (*perfengine.DatabaseModule, error) {
 			db.Close()
 			return nil, err
 		}
-		m.Attach(dbopt.NewSQLite(db, dbopt.WithRecorder(rec), dbopt.WithLogger(w.log), dbopt.WithThresholds(th)))
+		if w.dbPool > 0 {
+			db.SetMaxOpenConns(w.dbPool)
+			db.SetMaxIdleConns(w.dbPool)
+		}
+		// The shop's own pool, so its utilisation and waits are measured
+		// and a pool too small for the load is resized.
+		m.Attach(dbopt.NewSQLite(db, dbopt.WithRecorder(rec), dbopt.WithLogger(w.log), dbopt.WithThresholds(th), dbopt.WithSQLPool(db)))
 		return db, nil
 	}
 	// Each request's statements are grouped under its route, for the

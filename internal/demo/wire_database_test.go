@@ -2,10 +2,13 @@ package demo
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,5 +109,96 @@ func TestDatabaseFindsRelatedNPlusOne(t *testing.T) {
 	if len(found) != 1 || !strings.Contains(found[0].Title, "GET /api/related/{id}") || !strings.Contains(found[0].Title, "12 times per request") ||
 		!strings.Contains(found[0].Detail, "FROM products WHERE id = ?") || !strings.Contains(found[0].Detail, "seen in 3 requests") {
 		t.Errorf("N+1 findings %+v, want one for GET /api/related/{id} naming the statement", found)
+	}
+}
+
+// TestDatabaseResizesASmallPool: with the shop's pool capped at one
+// connection (--db-pool 1), concurrent requests wait for it; the database
+// module measures the waits, proposes a larger pool and applies it to the
+// shop's own *sql.DB.
+func TestDatabaseResizesASmallPool(t *testing.T) {
+	cfg := perfengine.DefaultConfig()
+	w := wiring{cfg: cfg, dbPool: 1}
+	m, err := wireDatabase(&w)
+	if err != nil {
+		t.Fatalf("wireDatabase: %v", err)
+	}
+	svc, err := New(Options{DataDir: t.TempDir(), OpenDB: w.openDB, Middleware: w.middleware})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer svc.Close()
+	ctx := context.Background()
+	if _, err := m.Collect(ctx); err != nil { // the pool's first snapshot
+		t.Fatalf("Collect: %v", err)
+	}
+	// Eight callers at once, each running the related route's twelve
+	// lookups: with one connection, most acquires wait.
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 5 {
+				svc.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/related/"+strconv.Itoa(100+10*g+i), nil))
+			}
+		})
+	}
+	wg.Wait()
+	if waits := svc.DB().Stats().WaitCount; waits == 0 {
+		t.Fatal("no acquire waited for the single connection")
+	}
+	if _, err := m.Collect(ctx); err != nil {
+		t.Fatalf("Collect: %v", err)
+	}
+	acts, err := m.Recommend(ctx, perfengine.Snapshot{Time: time.Now(), Config: cfg})
+	if err != nil {
+		t.Fatalf("Recommend: %v", err)
+	}
+	i := slices.IndexFunc(acts, func(a perfengine.Action) bool { return a.Kind == perfengine.ActionResizeDBPool })
+	if i < 0 || acts[i].Params["from"] != "1" || acts[i].Risk != perfengine.RiskModerate {
+		t.Fatalf("Recommend = %+v, want a moderate resize of the pool from 1 connection", acts)
+	}
+	want, _ := strconv.Atoi(acts[i].Params["size"])
+	if _, err := m.Apply(ctx, acts[i]); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if got := svc.DB().Stats().MaxOpenConnections; got != want || want < 2 {
+		t.Errorf("pool after Apply: %d connections, want the proposed %d (≥ 2)", got, want)
+	}
+}
+
+// TestRoutesNamedThroughEveryMiddleware: with every optimizer wired, the
+// API optimizer's per-route statistics name the ServeMux's routes, though
+// the database's request tracing sits between it and the mux.
+func TestRoutesNamedThroughEveryMiddleware(t *testing.T) {
+	w := wiring{cfg: perfengine.DefaultConfig(), log: slog.New(slog.DiscardHandler)}
+	if err := wire(&w); err != nil {
+		t.Fatalf("wire: %v", err)
+	}
+	for _, m := range w.modules {
+		if c, ok := m.(interface{ Close() error }); ok {
+			defer c.Close()
+		}
+	}
+	svc, err := New(Options{DataDir: t.TempDir(), OpenDB: w.openDB, Middleware: w.middleware})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer svc.Close()
+	svc.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/search?q=Chair", nil))
+	var api *perfengine.APIModule
+	for _, m := range w.modules {
+		if a, ok := m.(*perfengine.APIModule); ok {
+			api = a
+		}
+	}
+	if api == nil {
+		t.Fatal("no API module wired")
+	}
+	var routes []string
+	for _, r := range api.Optimizer().Peek().Routes {
+		routes = append(routes, r.Route)
+	}
+	if !slices.Contains(routes, "GET /api/search") {
+		t.Errorf("API routes = %v, want GET /api/search", routes)
 	}
 }

@@ -3,6 +3,7 @@ package demo
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -16,6 +17,46 @@ const (
 	LeakBytesPerRequest    = 16 << 10
 	LeakGoroutineEveryNReq = 5
 )
+
+// Garbage of `perfengine demo --garbage`: a live heap of small linked
+// objects, which every collection must mark, and short-lived objects
+// allocated per request, which set how often it collects. At the built-in
+// load the GC then takes a large share of the process's CPU, the case
+// where a higher GOGC trades memory for CPU.
+const (
+	GarbageLiveBytes       = 64 << 20
+	GarbageBytesPerRequest = 8 << 20
+)
+
+// gnode is one small object of the churn: a pointer to mark and some
+// payload.
+type gnode struct {
+	next *gnode
+	_    [56]byte
+}
+
+// churner keeps GarbageLiveBytes of gnodes alive and allocates
+// GarbageBytesPerRequest of them per request, dropped when it ends.
+type churner struct {
+	live *gnode
+}
+
+func chain(bytes int) *gnode {
+	var head *gnode
+	for range bytes / 64 {
+		head = &gnode{next: head}
+	}
+	return head
+}
+
+func newChurner() *churner { return &churner{live: chain(GarbageLiveBytes)} }
+
+func (c *churner) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		runtime.KeepAlive(chain(GarbageBytesPerRequest))
+		next.ServeHTTP(w, r)
+	})
+}
 
 // leaker reproduces the two leaks Go services most often have, per request:
 // a listener registered with a registry and never removed (it keeps a
@@ -71,6 +112,9 @@ func wireMemory(w *wiring, leak bool) (release func(), err error) {
 		if leak {
 			return release, fmt.Errorf("demo --leak needs the memory module enabled")
 		}
+		if w.garbage {
+			return release, fmt.Errorf("demo --garbage needs the memory module enabled")
+		}
 		return release, nil
 	}
 	m, err := perfengine.NewMemoryModuleFromConfig(w.cfg.Memory, w.cfg.Thresholds)
@@ -83,6 +127,11 @@ func wireMemory(w *wiring, leak bool) (release func(), err error) {
 		w.middleware = append([]func(http.Handler) http.Handler{l.middleware}, w.middleware...)
 		release = l.stop
 		w.log.Warn("demo leaks on purpose", "heap_bytes_per_request", LeakBytesPerRequest, "goroutine_every_n_requests", LeakGoroutineEveryNReq)
+	}
+	if w.garbage {
+		c := newChurner()
+		w.middleware = append([]func(http.Handler) http.Handler{c.middleware}, w.middleware...)
+		w.log.Warn("demo churns garbage on purpose", "live_bytes", GarbageLiveBytes, "garbage_bytes_per_request", GarbageBytesPerRequest)
 	}
 	return release, nil
 }

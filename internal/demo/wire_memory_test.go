@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -64,5 +65,36 @@ func TestWireMemory(t *testing.T) {
 	}
 	if _, err := wireMemory(&w, false); err != nil || len(w.modules) != 0 {
 		t.Errorf("wireMemory(memory off) = %v with %d modules, want nothing", err, len(w.modules))
+	}
+}
+
+// TestChurnerGarbage: --garbage keeps its live heap and makes every
+// request allocate about GarbageBytesPerRequest; it needs the memory
+// module.
+func TestChurnerGarbage(t *testing.T) {
+	w := wiring{cfg: perfengine.DefaultConfig(), log: slog.New(slog.DiscardHandler), garbage: true}
+	release, err := wireMemory(&w, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if len(w.middleware) != 1 {
+		t.Fatalf("wireMemory(--garbage) added %d middleware, want the churn", len(w.middleware))
+	}
+	h := w.middleware[0](http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 4 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/products", nil))
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got < 4*GarbageBytesPerRequest {
+		t.Errorf("4 requests allocated %d bytes, want at least %d", got, 4*GarbageBytesPerRequest)
+	}
+	cfg := perfengine.DefaultConfig()
+	cfg.Modules.Memory = false
+	w = wiring{cfg: cfg, log: slog.New(slog.DiscardHandler), garbage: true}
+	if _, err := wireMemory(&w, false); err == nil || !strings.Contains(err.Error(), "memory module") {
+		t.Errorf("wireMemory(--garbage, memory off) error = %v, want one naming the memory module", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -145,13 +146,8 @@ func (e *Engine) startVerification(a Action) Action {
 		e.mu.Unlock()
 		return a
 	}
-	var before []float64
-	if s, ok := e.series.Get(a.Expect.Series); ok {
-		pts := s.Points(nil)
-		for _, p := range pts[max(0, len(pts)-verifyIntervals):] {
-			before = append(before, p.Value)
-		}
-	}
+	before := e.measuredSince(a.Expect.Series, time.Time{})
+	before = before[max(0, len(before)-verifyIntervals):]
 	v := Verification{State: VerifyMeasuring, Series: a.Expect.Series, Samples: [2]int{len(before), 0}, Time: a.UpdatedAt}
 	if len(before) > 0 {
 		v.Before = median(before)
@@ -173,10 +169,7 @@ func (e *Engine) measuring(a Action, now time.Time, interval time.Duration) (int
 	if a.Expect == nil || a.Expect.Series == "" {
 		return 0, false
 	}
-	n := 0
-	if s, ok := e.series.Get(a.Expect.Series); ok {
-		n = s.Len()
-	}
+	n := len(e.measuredSince(a.Expect.Series, time.Time{}))
 	if n >= verifyIntervals || now.Sub(a.CreatedAt) >= 2*verifyIntervals*interval {
 		return n, false
 	}
@@ -211,14 +204,7 @@ func (e *Engine) verify(ctx context.Context, now time.Time, cfg Config, mods []*
 			e.log.Info("action verified", "id", a.ID, "kind", a.Kind, "target", a.Target, "verification", v.String())
 			continue
 		}
-		var after []float64
-		if s, ok := e.series.Get(c.expect.Series); ok {
-			for _, p := range s.Points(nil) {
-				if p.Time.After(c.applied) {
-					after = append(after, p.Value)
-				}
-			}
-		}
+		after := e.measuredSince(c.expect.Series, c.applied)
 		waited := now.Sub(c.applied) >= 3*verifyIntervals*cfg.MonitoringInterval.D()
 		if len(after) < verifyIntervals && !waited {
 			keep = append(keep, c)
@@ -240,6 +226,25 @@ func (e *Engine) verify(ctx context.Context, now time.Time, cfg Config, mods []*
 	// Checks added while this ran (an Approve) stay.
 	e.checks = append(keep, e.checks[len(checks):]...)
 	e.mu.Unlock()
+}
+
+// measuredSince returns the series' values after t, without the intervals
+// that measured nothing: a route's latency of 0 is an interval in which it
+// had no request, and counted as fast it would show a cached route, asked
+// once a minute, as unchanged or slower.
+func (e *Engine) measuredSince(key string, t time.Time) []float64 {
+	s, ok := e.series.Get(key)
+	if !ok {
+		return nil
+	}
+	name, _, _ := strings.Cut(key, "{")
+	var out []float64
+	for _, p := range s.Points(nil) {
+		if p.Time.After(t) && !math.IsNaN(measured(name, p.Value)) {
+			out = append(out, p.Value)
+		}
+	}
+	return out
 }
 
 // judgeCleared looks for the finding an action was to clear among the

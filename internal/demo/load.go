@@ -159,8 +159,9 @@ func visitorDialer(v int) func(ctx context.Context, network, addr string) (net.C
 	from := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, LocalAddr: local}
 	plain := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() || net.ParseIP(host).To4() == nil {
-			return plain.DialContext(ctx, network, addr)
+		host, _, _ := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+			return plain.DialContext(ctx, network, addr) // not the shop on this host's IPv4 loopback
 		}
 		c, err := from.DialContext(ctx, "tcp4", addr)
 		if errors.Is(err, syscall.EADDRNOTAVAIL) {

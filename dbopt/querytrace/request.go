@@ -101,16 +101,10 @@ func (q *Requests) Begin(ctx context.Context, route string) (context.Context, fu
 // "(unrouted)" when there is none. Handlers must pass r.Context() to their
 // queries.
 func (q *Requests) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, outer *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r := &request{reqs: q, stmts: map[string]*stmtCount{}}
-		req := outer.WithContext(context.WithValue(outer.Context(), requestKey{}, r))
+		req = req.WithContext(context.WithValue(req.Context(), requestKey{}, r))
 		next.ServeHTTP(w, req)
-		// The ServeMux sets the pattern on the copy it was given; hand it
-		// back, so middleware outside this one (per-route statistics, a
-		// cache) still sees the route, as it would without us.
-		if outer.Pattern == "" {
-			outer.Pattern = req.Pattern
-		}
 		r.mu.Lock()
 		r.route = req.Pattern
 		if r.route == "" {

@@ -133,23 +133,3 @@ func BenchmarkNoteRequest(b *testing.B) {
 		end()
 	}
 }
-
-// TestRequestsKeepsThePattern: a middleware outside Requests (the API
-// optimizer's per-route statistics) still reads the route the ServeMux
-// matched, though the mux saw Requests' copy of the request.
-func TestRequestsKeepsThePattern(t *testing.T) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /items/{id}", func(http.ResponseWriter, *http.Request) {})
-	var seen string
-	outer := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r)
-			seen = r.Pattern
-		})
-	}
-	h := outer(NewRequests(0).Middleware(mux))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/items/7", nil))
-	if seen != "GET /items/{id}" {
-		t.Errorf("pattern outside Requests = %q, want GET /items/{id}", seen)
-	}
-}

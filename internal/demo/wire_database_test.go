@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -163,42 +162,5 @@ func TestDatabaseResizesASmallPool(t *testing.T) {
 	}
 	if got := svc.DB().Stats().MaxOpenConnections; got != want || want < 2 {
 		t.Errorf("pool after Apply: %d connections, want the proposed %d (≥ 2)", got, want)
-	}
-}
-
-// TestRoutesNamedThroughEveryMiddleware: with every optimizer wired, the
-// API optimizer's per-route statistics name the ServeMux's routes, though
-// the database's request tracing sits between it and the mux.
-func TestRoutesNamedThroughEveryMiddleware(t *testing.T) {
-	w := wiring{cfg: perfengine.DefaultConfig(), log: slog.New(slog.DiscardHandler)}
-	if err := wire(&w); err != nil {
-		t.Fatalf("wire: %v", err)
-	}
-	for _, m := range w.modules {
-		if c, ok := m.(interface{ Close() error }); ok {
-			defer c.Close()
-		}
-	}
-	svc, err := New(Options{DataDir: t.TempDir(), OpenDB: w.openDB, Middleware: w.middleware})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	defer svc.Close()
-	svc.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/search?q=Chair", nil))
-	var api *perfengine.APIModule
-	for _, m := range w.modules {
-		if a, ok := m.(*perfengine.APIModule); ok {
-			api = a
-		}
-	}
-	if api == nil {
-		t.Fatal("no API module wired")
-	}
-	var routes []string
-	for _, r := range api.Optimizer().Peek().Routes {
-		routes = append(routes, r.Route)
-	}
-	if !slices.Contains(routes, "GET /api/search") {
-		t.Errorf("API routes = %v, want GET /api/search", routes)
 	}
 }

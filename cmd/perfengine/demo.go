@@ -46,8 +46,6 @@ applies as for serve.`,
   perfengine demo --leak    # a heap and a goroutine leak appear in the summary within minutes
   PERFENGINE_VERSION=v2 perfengine demo --extra-latency 200ms   # a slower release, judged against v1's baseline
   perfengine demo --db-pool 1 --load-rate 20   # pool waits; the database module proposes a larger pool
-  PERFENGINE_API_CACHE_ROUTES='GET /api/products/{id}=30s' perfengine demo --load-visitors 8
-                            # /api/products uncached; the API module proposes caching it
   curl -s 'http://127.0.0.1:8080/api/products?category=books&page=2'
   curl -s http://127.0.0.1:7070/api/v1/summary`,
 		Args: cobra.NoArgs,
